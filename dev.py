@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Set up the project's environment and run its jobs, with nothing but Python 3.10+.
+
+    python3 dev.py demo [--help]   the guided tour against the embedded local server
+    python3 dev.py test [ARGS]     ruff, mypy and the whole test suite (ARGS go to pytest)
+    python3 dev.py server [ARGS]   the local server alone (ARGS go to the server)
+
+The first run creates ``.venv`` and installs the project into it, editable,
+with the extras the job needs; later runs reinstall only when
+``pyproject.toml`` changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+EXTRAS = {"demo": "all", "server": "server", "test": "dev"}
+LEVELS = ["server", "all", "dev"]  # each extra includes the ones before it
+
+
+def _venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _run(*command: str | Path) -> int:
+    return subprocess.call([str(part) for part in command], cwd=ROOT)
+
+
+def ensure_environment(extras: str) -> Path:
+    """The venv's interpreter, with the project installed with ``extras``."""
+    python = _venv_python()
+    if not python.exists():
+        print(f"Creating {VENV.name} ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    stamp = VENV / ".indox-installed"
+    installed, _, stamp_digest = (stamp.read_text().partition(" ") if stamp.exists() else ("", "", ""))
+    if stamp_digest == digest and installed in LEVELS and LEVELS.index(installed) >= LEVELS.index(extras):
+        return python
+    print(f"Installing the project with [{extras}] into {VENV.name} (first run only) ...", flush=True)
+    quiet = ["-q"] if os.environ.get("CI") else []
+    if _run(python, "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0 or \
+            _run(python, "-m", "pip", "install", *quiet, "-e", f".[{extras}]") != 0:
+        sys.exit("Installing the project failed; see pip's message above.")
+    stamp.write_text(f"{extras} {digest}")
+    return python
+
+
+def run_tests(python: Path, pytest_args: list[str]) -> int:
+    steps = [
+        ("ruff", [python, "-m", "ruff", "check", "."]),
+        ("mypy", [python, "-m", "mypy"]),
+        ("pytest", [python, "-m", "pytest", *pytest_args]),
+    ]
+    for name, command in steps:
+        print(f"== {name}", flush=True)
+        code = _run(*command)
+        if code != 0:
+            print(f"== {name} failed (exit {code})", flush=True)
+            return code
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in EXTRAS:
+        print(__doc__.strip())
+        return 2
+    job, rest = argv[0], argv[1:]
+    python = ensure_environment(EXTRAS[job])
+    if job == "test":
+        return run_tests(python, rest)
+    if job == "server":
+        return _run(python, "-m", "shared_client.server", *rest)
+    return _run(python, ROOT / "demo" / "tour.py", *rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,48 @@
+"""``python -m shared_client.server``: serve PROTOCOL.md locally until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .accounts import DEFAULT_API_KEY, DEFAULT_CREDITS
+from .runner import serve
+from .state import ServerConfig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m shared_client.server",
+        description="A local indoxRouter-compatible server with deterministic local models.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    parser.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
+                        help=f"an API key to accept; repeat for more (default {DEFAULT_API_KEY})")
+    parser.add_argument("--token-ttl", type=float, default=3600.0, metavar="SECONDS",
+                        help="lifetime of access tokens (default 3600)")
+    parser.add_argument("--rate-limit", type=int, default=100_000, metavar="N",
+                        help="requests per minute per caller (default 100000)")
+    parser.add_argument("--credits", type=float, default=DEFAULT_CREDITS, metavar="USD",
+                        help=f"credits of each account (default {DEFAULT_CREDITS})")
+    parser.add_argument("--log-level", default="warning", help="uvicorn's log level (default warning)")
+    args = parser.parse_args(argv)
+    if args.token_ttl <= 0 or args.rate_limit < 1:
+        parser.error("--token-ttl must be positive and --rate-limit at least 1")
+    config = ServerConfig(api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)),
+                          token_ttl=args.token_ttl, rate_limit=args.rate_limit, credits=args.credits)
+
+    def announce(url: str) -> None:
+        print(url, flush=True)
+
+    try:
+        serve(args.host, args.port, config, announce, log_level=args.log_level)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The deterministic local models behind the local server."""

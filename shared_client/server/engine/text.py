@@ -1,0 +1,158 @@
+"""Words, tokens and the extractive answer of the local chat model.
+
+The rules (documented in docs/local-server.md):
+
+* Tokens are runs of word characters or single punctuation marks, each with
+  the white space before it, so the tokens of a text join back to the text.
+* The question is the last user message, or the line after ``Query:`` /
+  ``Question:`` in it. The context is the text between two ``-----`` lines
+  (the form LlamaIndex's prompts use), else the rest of the conversation's
+  system, user and tool text.
+* The answer is the context sentence sharing the most words with the question
+  (ties go to the earlier sentence); with no shared word, the first sentence
+  of the context; with no context at all, a short reply that says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+_TOKEN_RE = re.compile(r"\s*(?:\w+|[^\w\s])|\s+")
+_WORD_RE = re.compile(r"[a-z0-9]+")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
+_RULE_LINE_RE = re.compile(r"^\s*-{3,}\s*$", re.MULTILINE)
+_QUESTION_LINE_RE = re.compile(
+    r"^\s*(?:query|question|the original query is as follows)\s*:\s*(.+?)\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_METADATA_LINE_RE = re.compile(
+    r"^\s*(?:file_path|file_name|file_type|file_size|creation_date|last_modified_date"
+    r"|page_label|doc_id|ref_doc_id|source|url|title)\s*:",
+    re.IGNORECASE,
+)
+_MARKUP_RE = re.compile(r"^\s*(?:#+\s*|[-*+]\s+|\d+\.\s+|>\s*)")
+
+STOPWORDS = frozenset(
+    """
+    a an and are as at be been but by can could did do does for from had has have how i if in
+    into is it its me my of on or our so than that the their them then there these they this to
+    was we were what when where which who whom why will with would you your about above after
+    again all am any because before being below between both each few further here just more
+    most no nor not now only other own same should some such too under until up very use using
+    tool please tell give answer
+    """.split()  # noqa: SIM905
+)
+GREETINGS = frozenset({"hello", "hi", "hey", "greetings"})
+
+
+def tokenize(text: str) -> list[str]:
+    """Split ``text`` into tokens that join back to exactly ``text``."""
+    return _TOKEN_RE.findall(text)
+
+
+def count_tokens(text: str) -> int:
+    return len(_TOKEN_RE.findall(text))
+
+
+def stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def words(text: str) -> list[str]:
+    return _WORD_RE.findall(text.lower())
+
+
+def content_words(text: str) -> set[str]:
+    return {stem(w) for w in words(text) if w not in STOPWORDS}
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's ``content``: a string, or the text parts of a list."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    texts = [part.get("text", "") for part in content
+             if isinstance(part, dict) and part.get("type") == "text"]
+    return "\n".join(t for t in texts if isinstance(t, str))
+
+
+def count_images(content: Any) -> int:
+    if not isinstance(content, list):
+        return 0
+    return sum(1 for part in content if isinstance(part, dict) and part.get("type") == "image_url")
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of ``text``, one line at a time, without markup or metadata lines."""
+    found: list[str] = []
+    for line in text.splitlines():
+        if _METADATA_LINE_RE.match(line) or _RULE_LINE_RE.match(line):
+            continue
+        line = _MARKUP_RE.sub("", line).strip()
+        found.extend(s.strip() for s in _SENTENCE_END_RE.split(line) if content_words(s))
+    return found
+
+
+def _framed_context(text: str) -> str | None:
+    """The text between the first two ``-----`` lines, the form LlamaIndex uses."""
+    parts = _RULE_LINE_RE.split(text)
+    return parts[1] if len(parts) >= 3 else None
+
+
+def split_question(last_user_text: str, history: Iterable[str]) -> tuple[str, list[str]]:
+    """The question asked, and the context sentences to answer it from."""
+    framed = _framed_context(last_user_text)
+    marked = _QUESTION_LINE_RE.findall(last_user_text)
+    question = marked[-1] if marked else ""
+    if framed is not None:
+        return question or last_user_text, sentences(framed)
+    own = sentences(last_user_text)
+    if not question:
+        asked = [s for s in own if s.endswith("?")]
+        question = asked[-1] if asked and len(own) > 1 else last_user_text.strip()
+    own_context = [s for s in own if s != question and question.find(s) < 0]
+    context = [s for text in history for s in sentences(text)] + own_context
+    return question, context
+
+
+def best_sentence(question: str, context: Sequence[str]) -> tuple[str, int]:
+    """The context sentence sharing the most content words with ``question``."""
+    asked = content_words(question)
+    best, best_score = "", 0
+    for sentence in context:
+        score = len(asked & content_words(sentence))
+        if score > best_score:
+            best, best_score = sentence, score
+    return best, best_score
+
+
+def extractive_answer(last_user_text: str, history: Iterable[str], images: int = 0) -> str:
+    question, context = split_question(last_user_text, history)
+    seen = f"I see {images} image{'s' if images != 1 else ''}. " if images else ""
+    if context:
+        sentence, score = best_sentence(question, context)
+        return seen + (sentence if score else context[0])
+    if GREETINGS & set(words(question)):
+        return seen + ("Hello! I am the indoxRouter local stand-in model. Give me some "
+                       "context and a question, and I will answer from that context.")
+    shown = question.strip() or "(an empty message)"
+    return seen + (f'You asked: "{shown}". I am the indoxRouter local stand-in model: I answer '
+                   "from the context in the conversation, and there was none to answer from.")
+
+
+def apply_limits(text: str, stop: Sequence[str], max_tokens: int | None) -> tuple[list[str], str]:
+    """The tokens to send after ``stop`` and ``max_tokens``, and the finish reason."""
+    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
+    if cut >= 0:
+        text = text[:cut]
+    tokens = tokenize(text)
+    if max_tokens is not None and len(tokens) > max_tokens:
+        return tokens[:max_tokens], "length"
+    return tokens, "stop"

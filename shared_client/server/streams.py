@@ -1,0 +1,85 @@
+"""Streamed answers: chunk payloads, and sending them with the stream faults applied."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from .errors import STATUS_OF_TYPE, TYPE_OF_STATUS, ServerError
+from .faults import STREAM_KINDS, Fault
+from .sse import DONE, encode_event, pieces
+
+_ARGUMENT_PIECE = 12  # characters of tool-call arguments per streamed delta
+logger = logging.getLogger("shared_client.server")
+
+
+def chat_chunk(head: dict[str, Any], delta: dict[str, Any], finish: str | None = None,
+               usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], "usage": usage}
+
+
+def completion_chunk(head: dict[str, Any], text: str, finish: str | None = None,
+                     usage: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {**head, "choices": [{"index": 0, "text": text, "finish_reason": finish}], "usage": usage}
+
+
+def tool_call_deltas(calls: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """OpenAI-style deltas: id and name first, then the arguments piece by piece."""
+    for index, call in enumerate(calls):
+        fn = call["function"]
+        yield {"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                               "function": {"name": fn["name"], "arguments": ""}}]}
+        arguments = fn["arguments"]
+        for start in range(0, len(arguments), _ARGUMENT_PIECE):
+            yield {"tool_calls": [{"index": index,
+                                   "function": {"arguments": arguments[start:start + _ARGUMENT_PIECE]}}]}
+
+
+def _error_event(fault: Fault) -> dict[str, Any]:
+    error_type = fault.error_type or TYPE_OF_STATUS.get(fault.status, "internal_error")
+    status = STATUS_OF_TYPE.get(error_type, fault.status)
+    return {"error": {"type": error_type, "message": "Injected fault: the stream failed.",
+                      "status": status}}
+
+
+def sse_response(request: Request, path: str,
+                 events: Callable[[], Iterator[dict[str, Any]]]) -> StreamingResponse:
+    """Stream ``events()`` as SSE, ending in ``[DONE]``, with this request's stream faults."""
+    faults = {f.kind: f for f in request.app.state.server.faults.take(path, request.method, STREAM_KINDS)}
+    style = faults.get("sse_style")
+    cut, failure, pause = faults.get("cut_stream"), faults.get("stream_error"), faults.get("stream_delay")
+
+    async def body() -> AsyncIterator[bytes]:
+        sent = 0
+        try:
+            for payload in itertools.chain(events(), [DONE]):
+                if cut is not None and sent >= cut.after_events:
+                    if cut.abort:
+                        await request.scope["state"]["abort"]()
+                    return
+                if failure is not None and sent >= failure.after_events:
+                    yield encode_event(_error_event(failure), style, sent)
+                    return
+                if pause is not None and sent:
+                    await asyncio.sleep(pause.delay)
+                for piece in pieces(encode_event(payload, style, sent), style.split if style else 0):
+                    yield piece
+                    if style is not None and style.split:
+                        await asyncio.sleep(0.001)  # make each piece its own read
+                sent += 1
+        except ServerError as error:
+            yield encode_event({"error": {"type": error.error_type, "message": error.detail,
+                                          "status": error.status}}, style, sent)
+        except Exception:
+            logger.exception("Stream failed (%s)", request.state.request_id)
+            yield encode_event({"error": {"type": "internal_error", "status": 500,
+                                          "message": "The local server failed mid-stream."}}, style, sent)
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

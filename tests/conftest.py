@@ -1,0 +1,23 @@
+"""Fixtures shared by every test: a real local server on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from shared_client.server import LocalServer
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[LocalServer]:
+    """One in-process local server for the whole run; its faults are cleared after each test."""
+    with LocalServer() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "server" in request.fixturenames:
+        request.getfixturevalue("server").clear_faults()

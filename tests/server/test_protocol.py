@@ -1,0 +1,172 @@
+"""What every answer shares (section 9), rate limits, and the fault switches."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+
+from shared_client._sse import SSEDecoder
+from shared_client.server import LocalServer
+
+from .helpers import CHAT_MODEL, EMBED_MODEL, RawAPI, assert_error, chunks
+
+STREAM_BODY = {"model": CHAT_MODEL, "messages": [{"role": "user", "content":
+               "Owls hunt at night. Larks sing at dawn. When do owls hunt?"}]}
+
+
+@pytest.fixture(scope="module")
+def api(server: LocalServer) -> RawAPI:
+    return RawAPI(server)
+
+
+def test_every_answer_has_request_id_and_rate_limit_headers(api: RawAPI) -> None:
+    for response in (api.get("/providers"), api.chat("Hi"), api.get("/models/openai/none"),
+                     api.post("/chat/completions", {})):
+        assert response.headers["X-Request-ID"].startswith("req_")
+        limit = int(response.headers["X-RateLimit-Limit"])
+        assert 0 <= int(response.headers["X-RateLimit-Remaining"]) < limit
+        assert int(response.headers["X-RateLimit-Reset"]) >= int(time.time())
+
+
+def test_unknown_route_and_wrong_method(api: RawAPI) -> None:
+    assert_error(api.get("/nothing/here"), 404, "not_found")
+    assert_error(api.get("/chat/completions"), 405, "method_not_allowed")
+
+
+def test_body_that_is_not_an_object(api: RawAPI) -> None:
+    response = api.session.post(api.base + "/chat/completions", data=b"[1, 2]", timeout=10)
+    assert_error(response, 422, "validation_error")
+    empty = api.session.post(api.base + "/chat/completions", data=b"", timeout=10)
+    assert_error(empty, 400, "invalid_parameters")
+
+
+def test_rate_limit_answers_429_with_retry_after() -> None:
+    with LocalServer(rate_limit=3) as limited:
+        api = RawAPI(limited)  # counted against the address; the account has its own window
+        remaining = [int(api.get("/user/info").headers["X-RateLimit-Remaining"]) for _ in range(3)]
+        assert remaining == [2, 1, 0]
+        refused = api.get("/user/info")
+        assert_error(refused, 429, "rate_limit_exceeded")
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+# --- request faults -------------------------------------------------------------------------
+
+
+def test_respond_fault_answers_n_times_then_stops(server: LocalServer, api: RawAPI) -> None:
+    server.inject_fault("respond", path="/chat/completions", count=2, status=503,
+                        headers={"Retry-After": "0.5"})
+    for _ in range(2):
+        response = api.chat("Hi")
+        assert_error(response, 503, "model_unavailable")
+        assert response.headers["Retry-After"] == "0.5"
+    assert api.chat("Hi").status_code == 200
+    assert server.pending_faults() == []
+
+
+def test_respond_fault_with_custom_body_and_html(server: LocalServer, api: RawAPI) -> None:
+    server.inject_fault("respond", path="/providers", status=502, body="<html>Bad gateway</html>")
+    html = api.get("/providers")
+    assert html.status_code == 502 and html.text == "<html>Bad gateway</html>"
+    assert html.headers["content-type"].startswith("text/html")
+    server.inject_fault("respond", path="/providers", status=200, body={"odd": True})
+    assert api.get("/providers").json() == {"odd": True}
+
+
+def test_fault_matches_path_and_method_only(server: LocalServer, api: RawAPI) -> None:
+    server.inject_fault("respond", path="/embeddings", status=500)
+    server.inject_fault("respond", path="*", method="GET", status=429, error_type="rate_limit_exceeded")
+    assert api.chat("Hi").status_code == 200
+    assert_error(api.get("/providers"), 429, "rate_limit_exceeded")
+    assert_error(api.post("/embeddings", {"model": EMBED_MODEL, "text": ["a"]}), 500, "internal_error")
+
+
+def test_faults_apply_before_auth(server: LocalServer) -> None:
+    server.inject_fault("respond", path="/auth/token", status=500)
+    response = requests.post(f"{server.base_url}/auth/token", json={"api_key": server.api_key}, timeout=10)
+    assert_error(response, 500, "internal_error")
+
+
+def test_drop_fault_closes_the_connection(server: LocalServer, api: RawAPI) -> None:
+    server.inject_fault("drop", path="/providers")
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{server.base_url}/providers", timeout=10, headers=api.session.headers)
+    assert api.get("/providers").status_code == 200
+
+
+def test_delay_fault(server: LocalServer, api: RawAPI) -> None:
+    server.inject_fault("delay", path="/user/info", delay=0.4)
+    started = time.perf_counter()
+    assert api.get("/user/info").status_code == 200
+    assert time.perf_counter() - started >= 0.4
+    with pytest.raises(requests.Timeout):
+        server.inject_fault("delay", path="/user/info", delay=1.0)
+        requests.get(f"{server.base_url}/user/info", headers=api.session.headers, timeout=0.3)
+
+
+def test_bad_fault_specs_are_refused(server: LocalServer) -> None:
+    for spec in ({"kind": "explode"}, {"kind": "respond", "count": 0}, {"kind": "respond", "stauts": 500},
+                 {"kind": "respond", "status": "500"}):
+        response = requests.post(f"{server.root_url}/_local/faults", json=spec, timeout=10)
+        assert response.status_code in (400, 422)
+
+
+# --- stream faults --------------------------------------------------------------------------
+
+
+def test_cut_stream_ends_without_done(server: LocalServer, api: RawAPI) -> None:
+    server.inject_fault("cut_stream", path="/chat/completions", after_events=3)
+    assert api.chat("Hi").status_code == 200  # not streamed: the fault waits for a stream
+    events, _ = api.events("/chat/completions", STREAM_BODY)
+    assert len(events) == 3 and all(e.data != "[DONE]" for e in events)
+    assert chunks(api.events("/chat/completions", STREAM_BODY)[0])  # used up
+
+
+def test_cut_stream_abort_resets_mid_body(server: LocalServer, api: RawAPI) -> None:
+    server.inject_fault("cut_stream", path="/chat/completions", after_events=2, abort=True)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        api.events("/chat/completions", STREAM_BODY)
+
+
+def test_stream_error_event(server: LocalServer, api: RawAPI) -> None:
+    server.inject_fault("stream_error", path="/chat/completions", after_events=2, status=502)
+    events, raw = api.events("/chat/completions", STREAM_BODY)
+    assert len(events) == 3 and b"[DONE]" not in raw
+    assert json.loads(events[-1].data) == {"error": {
+        "type": "provider_error", "message": "Injected fault: the stream failed.", "status": 502}}
+
+
+def test_stream_delay_spaces_events(server: LocalServer, api: RawAPI) -> None:
+    server.inject_fault("stream_delay", path="/chat/completions", delay=0.05)
+    arrivals = []
+    decoder = SSEDecoder()
+    started = time.perf_counter()
+    with api.session.post(api.base + "/chat/completions", json={**STREAM_BODY, "stream": True},
+                          stream=True, timeout=10) as response:
+        for chunk in response.iter_content(chunk_size=None):
+            arrivals += [time.perf_counter() - started for _ in decoder.feed(chunk)]
+    assert len(arrivals) >= 8
+    assert arrivals[0] < 0.05 * (len(arrivals) - 1) / 2  # the first event long before the end
+    assert arrivals[-1] >= 0.05 * (len(arrivals) - 1)
+
+
+@pytest.mark.parametrize("line_ending", ["\r\n", "\r"])
+def test_sse_style_variants_decode_to_the_same_chunks(server: LocalServer, api: RawAPI,
+                                                      line_ending: str) -> None:
+    plain = chunks(api.events("/chat/completions", STREAM_BODY)[0])
+    server.inject_fault("sse_style", path="/chat/completions", line_ending=line_ending, comments=True,
+                        multiline=True, split=7)
+    events, raw = api.events("/chat/completions", STREAM_BODY)
+    assert line_ending.encode() in raw and b": keep-alive" in raw and b"data:{" not in raw[:20]
+    styled = chunks(events)
+    strip = [{k: v for k, v in c.items() if k not in ("request_id", "usage")} for c in (plain, styled)[0]]
+    assert [{k: v for k, v in c.items() if k not in ("request_id", "usage")} for c in styled] == strip
+
+
+def test_reorder_fault_reverses_embedding_items(server: LocalServer, api: RawAPI) -> None:
+    server.inject_fault("reorder", path="/embeddings")
+    body = api.post("/embeddings", {"model": EMBED_MODEL, "text": ["a", "b", "c"]}).json()
+    assert [item["index"] for item in body["data"]] == [2, 1, 0]
