@@ -1,0 +1,64 @@
+"""The indoxRouter client: one API key, many providers' models, one ``provider/model`` naming.
+
+    from shared_client import Client
+    with Client(api_key="...") as client:
+        print(client.chat([{"role": "user", "content": "Hi"}], model="openai/gpt-4o-mini").data)
+"""
+
+from ._client import DEFAULT_BASE_URL, Client, IndoxRouter
+from ._streaming import ChunkStream
+from .exceptions import (
+    APIError,
+    AuthenticationError,
+    IndoxRouterError,
+    InsecureBaseURLWarning,
+    InsufficientCreditsError,
+    InvalidParametersError,
+    ModelNotAvailableError,
+    ModelNotFoundError,
+    NetworkError,
+    ProviderError,
+    ProviderNotFoundError,
+    RateLimitError,
+    ValidationError,
+)
+from .models import (
+    ChatMessage,
+    ChatResponse,
+    CompletionResponse,
+    EmbeddingResponse,
+    ImageResponse,
+    ModelInfo,
+    StreamChunk,
+    Usage,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIError",
+    "AuthenticationError",
+    "ChatMessage",
+    "ChatResponse",
+    "ChunkStream",
+    "Client",
+    "CompletionResponse",
+    "EmbeddingResponse",
+    "ImageResponse",
+    "IndoxRouter",
+    "IndoxRouterError",
+    "InsecureBaseURLWarning",
+    "InsufficientCreditsError",
+    "InvalidParametersError",
+    "ModelInfo",
+    "ModelNotAvailableError",
+    "ModelNotFoundError",
+    "NetworkError",
+    "ProviderError",
+    "ProviderNotFoundError",
+    "RateLimitError",
+    "StreamChunk",
+    "Usage",
+    "ValidationError",
+]

@@ -1,0 +1,117 @@
+"""Streamed answers: SSE events in, :class:`StreamChunk` out, the moment each event arrives."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Generator, Iterator
+from types import TracebackType
+
+import requests
+
+from ._sse import SSEDecoder
+from ._wire import not_understood, stream_chunk
+from .exceptions import NetworkError, error_from_event
+from .models import StreamChunk
+
+logger = logging.getLogger("shared_client")
+DONE = "[DONE]"
+
+ReadSome = Callable[[requests.Response, str], bytes]
+Reopen = Callable[[], requests.Response]
+Backoff = Callable[[int], None]
+
+
+class ChunkStream(Iterator[StreamChunk]):
+    """An iterator over one streamed answer.
+
+    It ends at ``[DONE]``; an error event raises the mapped exception; a stream
+    cut before ``[DONE]`` raises :class:`NetworkError`, so a truncated answer is
+    never taken for a whole one. A stream that fails before its first event is
+    opened again (up to ``max_retries`` times). ``close()``, leaving a ``with``
+    block, or dropping the iterator releases the connection.
+    """
+
+    def __init__(self, response: requests.Response, *, chat: bool, action: str, read_some: ReadSome,
+                 reopen: Reopen, max_retries: int, backoff: Backoff) -> None:
+        self._response = response
+        self._chat = chat
+        self._action = action
+        self._read_some = read_some
+        self._reopen = reopen
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._closed = False
+        self._chunks = self._generate()
+
+    def __iter__(self) -> ChunkStream:
+        return self
+
+    def __next__(self) -> StreamChunk:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._chunks.close()
+            self._response.close()
+
+    def __enter__(self) -> ChunkStream:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter shutdown there is nothing to release
+            self.close()
+
+    def _generate(self) -> Generator[StreamChunk, None, None]:
+        attempt = 0
+        while True:
+            received = False
+            try:
+                for chunk in self._chunks_of(self._response):
+                    received = True
+                    yield chunk
+                return
+            except NetworkError:
+                if received or attempt >= self._max_retries or self._closed:
+                    raise
+                self._response.close()
+                self._backoff(attempt)
+                attempt += 1
+                logger.info("%s: stream failed before its first event; retry %d", self._action, attempt)
+                self._response = self._reopen()
+
+    def _chunks_of(self, response: requests.Response) -> Iterator[StreamChunk]:
+        decoder = SSEDecoder()
+        request_id = response.headers.get("X-Request-ID")
+        while True:
+            data = self._read_some(response, self._action)
+            if not data:
+                raise NetworkError(f"{self._action}: the stream was cut before [DONE]; the answer is "
+                                   "incomplete.", request_id=request_id)
+            for event in decoder.feed(data):
+                if event.data == DONE:
+                    self._finish(response)
+                    return
+                try:
+                    payload = json.loads(event.data)
+                except ValueError:
+                    raise not_understood(self._action, f"a stream event is not JSON: {event.data[:80]!r}",
+                                         request_id) from None
+                if isinstance(payload, dict) and "error" in payload and "choices" not in payload:
+                    raise error_from_event(payload["error"], self._action,
+                                           payload.get("request_id") or request_id)
+                yield stream_chunk(payload, self._chat, self._action, request_id)
+
+    def _finish(self, response: requests.Response) -> None:
+        """After ``[DONE]``: read the body's end so the connection goes back to the pool."""
+        try:
+            while self._read_some(response, self._action):
+                pass
+        except NetworkError:
+            response.close()
