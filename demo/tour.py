@@ -48,8 +48,9 @@ def tour(client: Client, args: argparse.Namespace) -> None:
     print(f"{'model':<48} {'type':<10} {'context':>8} {'$ in/1k':>9} {'$ out/1k':>9}")
     for provider, models in client.models().items():
         for model in models:
+            prices = model.get("input_price_per_1k_tokens", 0), model.get("output_price_per_1k_tokens", 0)
             print(f"{provider + '/' + model['id']:<48} {model['type']:<10} {model.get('context_window') or 0:>8} "
-                  f"{model.get('input_price_per_1k_tokens', 0):>9.5f} {model.get('output_price_per_1k_tokens', 0):>9.5f}")
+                  f"{prices[0]:>9.5f} {prices[1]:>9.5f}")
     provider, _, name = args.chat_model.partition("/")
     info = client.model_info(provider, name)
     print(f"\nmodel_info({provider!r}, {name!r}): {info.raw_info.get('name', info.name)}, "

@@ -30,6 +30,7 @@ from .exceptions import (
     InvalidParametersError,
     NetworkError,
     error_from_response,
+    parse_retry_after,
 )
 from .models import (
     ChatMessage,
@@ -169,7 +170,8 @@ class Client:
                 refreshed = True
                 continue
             if should_retry(status) and attempt < self.max_retries:
-                delay = retry_delay(attempt, getattr(error, "retry_after", None), self._jitter)
+                delay = retry_delay(attempt, parse_retry_after(response.headers.get("Retry-After")),
+                                    self._jitter)
                 if delay is not None:
                     self._wait(action, attempt, delay, f"status {status}")
                     attempt += 1

@@ -333,6 +333,13 @@ async def faults(request: Request) -> Response:
     return JSONResponse({"pending": [vars(f) for f in board.pending()]})
 
 
+async def journal(request: Request) -> Response:
+    entries = _state(request).journal.entries
+    if request.method == "DELETE":
+        entries.clear()
+    return JSONResponse(list(entries))
+
+
 @endpoint
 async def expire_tokens(request: Request) -> Response:
     raw = await request.body()
@@ -371,6 +378,7 @@ ROUTES = [
     Route("/_local/health", health, methods=["GET"]),
     Route("/_local/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/_local/expire-tokens", expire_tokens, methods=["POST"]),
+    Route("/_local/journal", journal, methods=["GET", "DELETE"]),
 ]
 
 

@@ -71,6 +71,7 @@ class ProtocolMiddleware:
                                              abort=lambda: abort_connection(send))
         path: str = scope["path"]
         if path.startswith(API_PREFIX + "/"):
+            receive = self.state.journal.record(scope, receive)
             api_path = path[len(API_PREFIX):]
             for fault in self.state.faults.take(api_path, scope["method"], REQUEST_KINDS):
                 if fault.kind == "delay":

@@ -8,7 +8,7 @@
     with LocalServer(subprocess=True):     # its own process, e.g. for benchmarks
         ...
 
-Fault switches go over HTTP (``/_local/...``), so they work the same in both modes.
+Fault switches and the request journal go over HTTP (``/_local/...``), so they work the same in both modes.
 """
 
 from __future__ import annotations
@@ -190,6 +190,13 @@ class LocalServer:
 
     def pending_faults(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/_local/faults")["pending"])
+
+    def journal(self) -> list[dict[str, Any]]:
+        """The requests received under ``/v1`` (method, path, query, headers, body), oldest first."""
+        return list(self._call("GET", "/_local/journal"))
+
+    def clear_journal(self) -> None:
+        self._call("DELETE", "/_local/journal")
 
     def expire_tokens(self, refresh: bool = False) -> None:
         """Expire every access token now (and every refresh token with ``refresh=True``)."""

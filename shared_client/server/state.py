@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from .accounts import DEFAULT_API_KEY, DEFAULT_CREDITS, Account, RateLimiter, TokenStore
 from .catalogue import Catalogue, Model
@@ -11,6 +13,7 @@ from .errors import ServerError, invalid
 from .faults import FaultBoard
 from .parsing import split_model
 
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 _KIND_NAMES = {"chat": "chat", "completion": "text completion", "embedding": "embedding",
                "image": "image generation"}
 
@@ -40,6 +43,30 @@ class ImageStore:
         return self._images.get(image_id)
 
 
+class Journal:
+    """The last requests received under ``/v1``, so tests can see exactly what a client sent."""
+
+    def __init__(self, capacity: int = 1000) -> None:
+        self.entries: deque[dict[str, Any]] = deque(maxlen=capacity)
+
+    def record(self, scope: MutableMapping[str, Any], receive: Receive) -> Receive:
+        entry: dict[str, Any] = {
+            "method": scope["method"], "path": scope["path"],
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope.get("headers", [])],
+            "body": "",
+        }
+        self.entries.append(entry)
+
+        async def recording_receive() -> MutableMapping[str, Any]:
+            message = await receive()
+            if message.get("type") == "http.request":
+                entry["body"] += message.get("body", b"").decode("utf-8", "replace")
+            return message
+
+        return recording_receive
+
+
 class ServerState:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
@@ -53,6 +80,7 @@ class ServerState:
         self.limiter = RateLimiter(config.rate_limit, config.rate_window)
         self.faults = FaultBoard()
         self.images = ImageStore()
+        self.journal = Journal()
 
     def account_for_key(self, api_key: str) -> Account | None:
         return self._by_key.get(api_key)
