@@ -19,5 +19,5 @@ def server() -> Iterator[LocalServer]:
 @pytest.fixture(autouse=True)
 def _no_leftover_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
-    if "server" in request.fixturenames:
+    if "server" in request.fixturenames and not request.node.get_closest_marker("vcr"):
         request.getfixturevalue("server").clear_faults()

@@ -1,0 +1,104 @@
+"""What both framework adapters need, written once: the lazily made client, usage
+mapping, JSON-schema response formats and saving generated images.
+
+Nothing here imports a framework; ``langchain_indox`` and ``llamaindex_indox``
+convert their own types and call these.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any
+
+from ._client import Client
+from .models import ImageResponse, Usage
+
+DEFAULT_IMAGE_DIR = "indox-images"
+
+
+class LazyClient:
+    """One ``Client`` per integration object, made on first use (so constructing
+    an integration makes no request and needs no key yet), shared by its threads.
+
+    Pickles as empty: the unpickled copy makes its own client when first used.
+    """
+
+    def __init__(self) -> None:
+        self._client: Client | None = None
+        self._lock = threading.Lock()
+
+    def get(self, *, client: Client | None, api_key: Any, base_url: str | None, timeout: float | None,
+            max_retries: int) -> Client:
+        if client is not None:
+            return client
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": max_retries}
+                    if base_url:
+                        kwargs["base_url"] = base_url
+                    if timeout is not None:
+                        kwargs["timeout"] = timeout
+                    self._client = Client(**kwargs)
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LazyClient:
+        return LazyClient()
+
+    def __repr__(self) -> str:
+        return f"LazyClient(made={self._client is not None})"
+
+
+def full_model_name(provider: str | None, model: str | None, requested: str) -> str:
+    """The ``provider/model`` id that answered, falling back to the one requested."""
+    if provider and model:
+        return f"{provider}/{model}"
+    return requested
+
+
+def openai_usage(usage: Usage) -> dict[str, int]:
+    """Usage in the OpenAI form (``prompt_tokens``, ...), as LlamaIndex's counters read it."""
+    return {"prompt_tokens": usage.tokens_prompt, "completion_tokens": usage.tokens_completion,
+            "total_tokens": usage.tokens_total}
+
+
+def json_schema_format(name: str, schema: dict[str, Any], strict: bool | None = None) -> dict[str, Any]:
+    """A ``response_format`` asking for JSON that matches ``schema``."""
+    spec: dict[str, Any] = {"name": name, "schema": schema}
+    if strict is not None:
+        spec["strict"] = strict
+    return {"type": "json_schema", "json_schema": spec}
+
+
+def save_images(response: ImageResponse, output_dir: str | Path, prompt: str) -> list[str]:
+    """URLs as they are; base64 images written as PNG files. Absolute paths or URLs, in order."""
+    results: list[str] = []
+    folder: Path | None = None
+    for position, item in enumerate(response.data):
+        if item.startswith(("http://", "https://")):
+            results.append(item)
+            continue
+        if folder is None:
+            folder = Path(output_dir).expanduser().resolve()
+            folder.mkdir(parents=True, exist_ok=True)
+        png = base64.b64decode(item)
+        digest = hashlib.sha256(png).hexdigest()[:12]
+        slug = "-".join("".join(c if c.isalnum() else " " for c in prompt.lower()).split()[:6]) or "image"
+        path = folder / f"{slug}-{digest}-{position}.png"
+        path.write_bytes(png)
+        results.append(str(path))
+    return results
