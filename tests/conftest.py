@@ -21,3 +21,14 @@ def _no_leftover_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "server" in request.fixturenames and not request.node.get_closest_marker("vcr"):
         request.getfixturevalue("server").clear_faults()
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """A base URL where nothing listens: any request sent there fails on the network."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"

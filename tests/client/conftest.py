@@ -20,14 +20,3 @@ def client(server: LocalServer, sleeps: list[float]) -> Iterator[Client]:
     with Client(api_key=server.api_key, base_url=server.base_url) as made:
         made._sleep = sleeps.append  # the retry waits, recorded instead of slept
         yield made
-
-
-@pytest.fixture
-def dead_url() -> str:
-    """A base URL where nothing listens: any request sent there fails on the network."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"

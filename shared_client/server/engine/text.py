@@ -21,7 +21,7 @@ from typing import Any
 
 _TOKEN_RE = re.compile(r"\s*(?:\w+|[^\w\s])|\s+")
 _WORD_RE = re.compile(r"[a-z0-9]+")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|(?<=:)\s+(?=[A-Z])")
 _RULE_LINE_RE = re.compile(r"^\s*-{3,}\s*$", re.MULTILINE)
 _QUESTION_LINE_RE = re.compile(
     r"^\s*(?:query|question|the original query is as follows)\s*:\s*(.+?)\s*$",

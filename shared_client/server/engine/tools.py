@@ -11,10 +11,10 @@ The rules (documented in docs/local-server.md):
 * Under ``"auto"``, once the conversation ends in tool results, the model
   answers from them instead of calling again.
 * Arguments come from the tool's JSON schema and the last user message:
-  numbers in the order they appear, enum values mentioned, quoted text, a
-  place after "in"/"at" for location-like names, the subject after "image of"
-  for prompt-like names, ``name is value`` phrases, then schema defaults, then
-  the message itself.
+  numbers in the order they appear, enum values mentioned, a place after
+  "in"/"at" for location-like names, the subject after "image of" for
+  prompt-like names, ``name is value`` phrases, quoted text (other than the
+  property's own name), then schema defaults, then the message itself.
 """
 
 from __future__ import annotations
@@ -182,14 +182,15 @@ class SchemaFiller:
             subject = _SUBJECT_RE.search(self.clean_text)
             if subject:
                 return subject.group(1).strip(), True
-        quoted = _QUOTED_RE.search(self.text)
-        if quoted:
-            return next(g for g in quoted.groups() if g), True
         if key:
             said = re.search(rf"\b(?i:{re.escape(key)})\s*(?:is|:|=)\s*([\w'-]+(?:\s+[A-Z][\w'-]*)*)",
                              self.text)
             if said:
                 return said.group(1), True
+        for quoted in _QUOTED_RE.finditer(self.text):
+            value = next(g for g in quoted.groups() if g)
+            if value.lower() != key:  # 'name' in "reply with 'name' and 'age'" names a key, not a value
+                return value, True
         if "default" in schema:
             return schema["default"], False
         return self.fallback_text, False

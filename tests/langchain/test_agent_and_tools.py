@@ -1,0 +1,86 @@
+"""IndoxImageTool on its own and in an agent loop with a tool-calling ChatIndox."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import HumanMessage, ToolMessage
+
+from langchain_indox import ChatIndox, IndoxImageTool
+from shared_client.server import LocalServer
+
+
+def run_agent(llm: ChatIndox, tools: list[IndoxImageTool], question: str) -> tuple[str, list[ToolMessage]]:
+    """The classic LangChain tool loop: call the model, run the tools it asks for, repeat."""
+    bound = llm.bind_tools(tools)
+    by_name = {tool.name: tool for tool in tools}
+    messages: list = [HumanMessage(question)]
+    results: list[ToolMessage] = []
+    for _ in range(5):
+        reply = bound.invoke(messages)
+        messages.append(reply)
+        if not reply.tool_calls:
+            return str(reply.content), results
+        for call in reply.tool_calls:
+            result = by_name[call["name"]].invoke(call)
+            results.append(result)
+            messages.append(result)
+    raise AssertionError("the agent did not finish")
+
+
+def test_agent_calls_the_image_tool_and_answers(server: LocalServer, tmp_path: Path) -> None:
+    llm = ChatIndox(model="openai/gpt-4o-mini", api_key=server.api_key, base_url=server.base_url)
+    tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="64x64",
+                          response_format="b64_json", output_dir=str(tmp_path))
+    answer, results = run_agent(llm, [tool], "Please draw a picture of a lighthouse at dusk.")
+    (result,) = results
+    path = Path(str(result.content))
+    assert path.is_absolute() and path.parent == tmp_path and path.read_bytes()[:4] == b"\x89PNG"
+    assert "lighthouse-at-dusk" in path.name
+    assert answer == f"generate_image returned: {path}."
+
+
+def test_url_format_returns_the_url(server: LocalServer) -> None:
+    tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="32x32")
+    url = tool.invoke({"prompt": "a blue circle"})
+    assert url.startswith(server.base_url + "/files/images/")
+
+
+def test_several_images_one_per_line_and_size_argument(server: LocalServer, tmp_path: Path) -> None:
+    tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, n=2, response_format="b64_json",
+                          output_dir=str(tmp_path))
+    paths = tool.invoke({"prompt": "two cats", "size": "16x8"}).splitlines()
+    assert len(paths) == 2 and all(Path(p).exists() for p in paths)
+    assert Path(paths[0]).read_bytes()[16:24] == (16).to_bytes(4, "big") + (8).to_bytes(4, "big")
+
+
+def test_content_and_artifact_carries_the_image(server: LocalServer, tmp_path: Path) -> None:
+    tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="16x16",
+                          response_format="content_and_artifact", output_dir=str(tmp_path))
+    message = tool.invoke({"type": "tool_call", "id": "call_1", "name": tool.name,
+                           "args": {"prompt": "a green triangle"}})
+    assert isinstance(message, ToolMessage) and Path(str(message.content)).exists()
+    (block,) = message.artifact
+    assert block["type"] == "image" and base64.b64decode(block["base64"])[:4] == b"\x89PNG"
+
+
+async def test_async_tool(server: LocalServer) -> None:
+    tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="16x16")
+    assert (await tool.ainvoke({"prompt": "a moon"})).startswith("http")
+
+
+def test_tool_schema_and_description_for_agents() -> None:
+    tool = IndoxImageTool(api_key="k")
+    schema = tool.tool_call_schema.model_json_schema()
+    assert set(schema["properties"]) == {"prompt", "size"} and schema["required"] == ["prompt"]
+    assert "image" in tool.description and len(tool.description) < 1024
+
+
+def test_bad_size_is_reported(server: LocalServer) -> None:
+    from shared_client import InvalidParametersError
+
+    tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url)
+    with pytest.raises(InvalidParametersError):
+        tool.invoke({"prompt": "x", "size": "huge"})
