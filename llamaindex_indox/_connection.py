@@ -1,0 +1,64 @@
+"""The connection settings every ``llamaindex_indox`` class takes, and its client."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from llama_index.core.bridge.pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+)
+
+from shared_client import Client
+from shared_client._client import API_KEY_ENV, BASE_URL_ENV
+from shared_client.integration import LazyClient
+
+
+class IndoxConnection(BaseModel):
+    """Mixed into each class (all of them pydantic models through LlamaIndex):
+    ``api_key``, ``base_url``, ``timeout``, ``max_retries`` and an optional shared ``client``.
+
+    The key is excluded from ``to_dict()``/``to_json()`` and callback payloads, and is a
+    ``SecretStr`` in reprs. Constructing makes no request; the first call raises
+    ``AuthenticationError`` if there is no key.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+
+    api_key: SecretStr | None = Field(default=None, exclude=True, validate_default=True,
+                                      description="The indoxRouter API key; else INDOX_ROUTER_API_KEY.")
+    base_url: str | None = Field(default=None, validate_default=True,
+                                 description="The API's base URL; else INDOX_ROUTER_BASE_URL.")
+    timeout: float | None = Field(default=15, description="Seconds to wait for the server.")
+    max_retries: int = Field(default=2, description="Retries of the shared client: the only retry layer.")
+    client: Client | None = Field(default=None, exclude=True,
+                                  description="A shared_client.Client to share between integrations.")
+
+    _lazy: LazyClient = PrivateAttr(default_factory=LazyClient)
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _key_from_env(cls, value: Any) -> Any:
+        return value if value is not None else os.environ.get(API_KEY_ENV) or None
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _base_url_from_env(cls, value: Any) -> Any:
+        return value if value is not None else os.environ.get(BASE_URL_ENV) or None
+
+    @property
+    def indox_client(self) -> Client:
+        """The client calls go through: ``client`` if given, else one made on first use."""
+        return self._lazy.get(client=self.client, api_key=self.api_key, base_url=self.base_url,
+                              timeout=self.timeout, max_retries=self.max_retries)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickle without a shared client (its locks and sockets stay in this process)."""
+        state: dict[Any, Any] = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "client": None}
+        return state
