@@ -8,13 +8,15 @@ The rules (documented in docs/local-server.md):
   ``Question:`` in it. The context is the text between two ``-----`` lines
   (the form LlamaIndex's prompts use), else the rest of the conversation's
   system, user and tool text.
-* The answer is the context sentence sharing the most words with the question
-  (ties go to the earlier sentence); with no shared word, the first sentence
-  of the context; with no context at all, a short reply that says so.
+* The answer is the context sentence with the most words in common with the
+  question, relative to its length (shared words / sqrt(its words); ties go to
+  the earlier sentence); with no shared word, the first sentence of the
+  context; with no context at all, a short reply that says so.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -122,12 +124,16 @@ def split_question(last_user_text: str, history: Iterable[str]) -> tuple[str, li
     return question, context
 
 
-def best_sentence(question: str, context: Sequence[str]) -> tuple[str, int]:
-    """The context sentence sharing the most content words with ``question``."""
+def best_sentence(question: str, context: Sequence[str]) -> tuple[str, float]:
+    """The context sentence most like ``question``: shared content words over the square
+    root of the sentence's own (a cosine of word sets, so a short exact sentence beats a
+    long one that shares a word by chance)."""
     asked = content_words(question)
-    best, best_score = "", 0
+    best, best_score = "", 0.0
     for sentence in context:
-        score = len(asked & content_words(sentence))
+        words_of = content_words(sentence)
+        shared = len(asked & words_of)
+        score = shared / math.sqrt(len(words_of)) if shared else 0.0
         if score > best_score:
             best, best_score = sentence, score
     return best, best_score
