@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, ImageBlock, MessageRole, TextBlock
+from llama_index.core.bridge.pydantic import Field
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
@@ -26,7 +27,7 @@ USER = [ChatMessage(role="user", content=CONTEXT)]
 
 
 class Recorder(BaseEventHandler):
-    events: list[BaseEvent] = []
+    events: list[BaseEvent] = Field(default_factory=list)
 
     @classmethod
     def class_name(cls) -> str:
@@ -39,7 +40,7 @@ class Recorder(BaseEventHandler):
 @pytest.fixture
 def recorder() -> Any:
     dispatcher = get_dispatcher()
-    handler = Recorder(events=[])
+    handler = Recorder()
     dispatcher.add_event_handler(handler)
     yield handler
     dispatcher.event_handlers.remove(handler)

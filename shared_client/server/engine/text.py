@@ -5,13 +5,17 @@ The rules (documented in docs/local-server.md):
 * Tokens are runs of word characters or single punctuation marks, each with
   the white space before it, so the tokens of a text join back to the text.
 * The question is the last user message, or the line after ``Query:`` /
-  ``Question:`` in it. The context is the text between two ``-----`` lines
+  ``Question:`` / ``Follow Up Input:`` in it. Asked to rephrase it as a
+  standalone question (the chat engines' condense step), the model answers
+  with the question itself. The context is the text between two ``-----`` lines
   (the form LlamaIndex's prompts use), else the rest of the conversation's
   system, user and tool text.
 * The answer is the context sentence with the most words in common with the
   question, relative to its length (shared words / sqrt(its words); ties go to
-  the earlier sentence); with no shared word, the first sentence of the
-  context; with no context at all, a short reply that says so.
+  the earlier sentence). A "when" question only takes sentences with a number
+  or month, "how many/much/old/long" one with a number, "where" one with a
+  place ("in Paris"), if any such sentence shares a word. With no shared word,
+  the first sentence of the context; with no context at all, a short reply.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ _WORD_RE = re.compile(r"[a-z0-9]+")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|(?<=:)\s+(?=[A-Z])")
 _RULE_LINE_RE = re.compile(r"^\s*-{3,}\s*$", re.MULTILINE)
 _QUESTION_LINE_RE = re.compile(
-    r"^\s*(?:query|question|the original query is as follows)\s*:\s*(.+?)\s*$",
+    r"^\s*(?:query|question|follow up input|the original query is as follows)\s*:\s*(.+?)\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
 _METADATA_LINE_RE = re.compile(
@@ -34,6 +38,7 @@ _METADATA_LINE_RE = re.compile(
     r"|page_label|doc_id|ref_doc_id|source|url|title)\s*:",
     re.IGNORECASE,
 )
+_REPHRASE_RE = re.compile(r"standalone question|rephrase the (?:follow up )?question", re.IGNORECASE)
 _MARKUP_RE = re.compile(r"^\s*(?:#+\s*|[-*+]\s+|\d+\.\s+|>\s*)")
 
 STOPWORDS = frozenset(
@@ -124,16 +129,36 @@ def split_question(last_user_text: str, history: Iterable[str]) -> tuple[str, li
     return question, context
 
 
+_MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december")
+_LEAD = r"^\s*(?:(?:and|so|but|then|ok|okay)\b,?\s*)?"  # "And when ...?" asks "when"
+_ANSWER_TYPES = (  # what the question asks for, and what a sentence that answers it contains
+    (re.compile(_LEAD + r"(?:when|(?:in )?what year|(?:in )?which year)\b", re.I),
+     re.compile(rf"\d|\b(?:{_MONTHS})\b", re.I)),
+    (re.compile(_LEAD + r"how (?:many|much|old|long|far|tall|big)\b", re.I), re.compile(r"\d|\b(?:one|two|three|"
+     r"four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b", re.I)),
+    (re.compile(_LEAD + r"where\b", re.I), re.compile(r"\b(?:in|at|near|on|from)\s+(?:the\s+)?[A-Z]")),
+)
+
+
+def _answer_type(question: str) -> re.Pattern[str] | None:
+    return next((answers for asks, answers in _ANSWER_TYPES if asks.search(question)), None)
+
+
 def best_sentence(question: str, context: Sequence[str]) -> tuple[str, float]:
     """The context sentence most like ``question``: shared content words over the square
     root of the sentence's own (a cosine of word sets, so a short exact sentence beats a
     long one that shares a word by chance)."""
     asked = content_words(question)
-    best, best_score = "", 0.0
+    scored = []
     for sentence in context:
         words_of = content_words(sentence)
         shared = len(asked & words_of)
-        score = shared / math.sqrt(len(words_of)) if shared else 0.0
+        scored.append((shared / math.sqrt(len(words_of)) if shared else 0.0, sentence))
+    wanted = _answer_type(question)
+    if wanted is not None and any(score and wanted.search(s) for score, s in scored):
+        scored = [(score, s) for score, s in scored if wanted.search(s)]  # "When...?" wants a date
+    best, best_score = "", 0.0
+    for score, sentence in scored:
         if score > best_score:
             best, best_score = sentence, score
     return best, best_score
@@ -141,6 +166,8 @@ def best_sentence(question: str, context: Sequence[str]) -> tuple[str, float]:
 
 def extractive_answer(last_user_text: str, history: Iterable[str], images: int = 0) -> str:
     question, context = split_question(last_user_text, history)
+    if _REPHRASE_RE.search(last_user_text):
+        return question.strip()  # asked to restate the question on its own: it already is
     seen = f"I see {images} image{'s' if images != 1 else ''}. " if images else ""
     if context:
         sentence, score = best_sentence(question, context)
