@@ -24,7 +24,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-API_PREFIX = "/v1"
+API_PREFIXES = ("/v1", "/openai/v1")  # the native API, and the OpenAI facade (same faults and limits)
 logger = logging.getLogger("shared_client.server")
 
 
@@ -70,9 +70,10 @@ class ProtocolMiddleware:
         scope.setdefault("state", {}).update(request_id=request_id,
                                              abort=lambda: abort_connection(send))
         path: str = scope["path"]
-        if path.startswith(API_PREFIX + "/"):
+        prefix = next((p for p in API_PREFIXES if path.startswith(p + "/")), None)
+        if prefix is not None:
             receive = self.state.journal.record(scope, receive)
-            api_path = path[len(API_PREFIX):]
+            api_path = path[len(prefix):]
             for fault in self.state.faults.take(api_path, scope["method"], REQUEST_KINDS):
                 if fault.kind == "delay":
                     await asyncio.sleep(fault.delay)
@@ -111,6 +112,9 @@ class ProtocolMiddleware:
     def _caller(self, scope: Scope) -> str:
         token = bearer_token(scope)
         account: str | None = self.state.tokens.account_of(token) if token else None
+        if account is None and token:  # the OpenAI facade takes the key itself
+            owner = self.state.account_for_key(token)
+            account = owner.id if owner is not None else None
         if account is not None:
             return "account:" + account
         client = scope.get("client") or ("unknown", 0)
