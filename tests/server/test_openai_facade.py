@@ -72,12 +72,15 @@ def test_completions(facade: tuple[str, dict[str, str]]) -> None:
 def test_embeddings_both_encodings_and_token_input(facade: tuple[str, dict[str, str]], encoding: str) -> None:
     base, headers = facade
     body = requests.post(f"{base}/embeddings", headers=headers, timeout=10, json={
-        "model": "text-embedding-3-small", "input": ["owls hunt", [12, 34]], "encoding_format": encoding,
+        "model": "text-embedding-3-small", "input": ["owls hunt", "larks sing"], "encoding_format": encoding,
         "dimensions": 8}).json()
     assert body["object"] == "list" and [d["index"] for d in body["data"]] == [0, 1]
     vector = body["data"][0]["embedding"]
     decoded = array("f", base64.b64decode(vector)).tolist() if encoding == "base64" else vector
     assert len(decoded) == 8 and body["usage"]["prompt_tokens"] > 0
+    tokens = requests.post(f"{base}/embeddings", headers=headers, timeout=10, json={  # as tiktoken users send
+        "model": "text-embedding-3-small", "input": [[12, 34], [56]], "encoding_format": encoding}).json()
+    assert len(tokens["data"]) == 2
 
 
 def test_images_and_models(facade: tuple[str, dict[str, str]]) -> None:
