@@ -2,7 +2,7 @@
 """Set up the project's environment and run its jobs, with nothing but Python 3.10+.
 
     python3 dev.py demo [--help]   the guided tour against the embedded local server
-    python3 dev.py test [ARGS]     ruff, mypy and the whole test suite (ARGS go to pytest)
+    python3 dev.py test [ARGS]     ruff, mypy, the docs build and the whole test suite (ARGS go to pytest)
     python3 dev.py server [ARGS]   the local server alone (ARGS go to the server)
 
 The first run creates ``.venv`` and installs the project into it, editable,
@@ -54,9 +54,11 @@ def ensure_environment(extras: str) -> Path:
 
 
 def run_tests(python: Path, pytest_args: list[str]) -> int:
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # mkdocs-material's banner about its successor
     steps = [
         ("ruff", [python, "-m", "ruff", "check", "."]),
         ("mypy", [python, "-m", "mypy"]),
+        ("docs", [python, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", str(ROOT / "site")]),
         ("pytest", [python, "-m", "pytest", *pytest_args]),
     ]
     for name, command in steps:

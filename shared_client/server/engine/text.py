@@ -166,7 +166,9 @@ def best_sentence(question: str, context: Sequence[str]) -> tuple[str, float]:
 
 def extractive_answer(last_user_text: str, history: Iterable[str], images: int = 0) -> str:
     question, context = split_question(last_user_text, history)
-    if _REPHRASE_RE.search(last_user_text):
+    framed = _framed_context(last_user_text)
+    instructions = last_user_text.replace(framed, "") if framed else last_user_text
+    if _REPHRASE_RE.search(instructions):  # the instructions ask, not a quoted context
         return question.strip()  # asked to restate the question on its own: it already is
     seen = f"I see {images} image{'s' if images != 1 else ''}. " if images else ""
     if context:
