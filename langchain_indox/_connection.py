@@ -48,3 +48,41 @@ class IndoxConnection(BaseModel):
 
     def __repr_args__(self) -> Any:  # the client holds no secret, but is noise in a repr
         return [(k, v) for k, v in super().__repr_args__() if k != "client"]
+
+
+# Keyword arguments LangChain hands to _generate/_stream that are not request parameters.
+_NOT_SENT = ("stream", "ls_structured_output_format", "structured_output_format")
+
+
+class IndoxModelSettings(IndoxConnection):
+    """What ChatIndox and IndoxLLM share: the generation settings and how a call's own
+    keyword arguments combine with them."""
+
+    model: str
+    """The model, as ``provider/model``."""
+    temperature: float = 0.7
+    max_tokens: int | None = None
+    stop: list[str] | None = Field(default=None, alias="stop_sequences")
+    """Stop sequences sent with every call (a call's own ``stop`` replaces them)."""
+    streaming: bool = False
+    """Stream even from ``invoke``, so callbacks see every token."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Further parameters (``top_p``, ``seed``, ...) sent with every call."""
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens,
+                "stop": self.stop, **self.model_kwargs}
+
+    def _call_params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The shared client's keyword arguments for one call; per-call values win."""
+        extra = {**self.model_kwargs, **{k: v for k, v in kwargs.items() if k not in _NOT_SENT}}
+        stop = stop if stop is not None else extra.pop("stop", None) or self.stop
+        if stop:
+            extra["stop"] = stop
+        return {"model": extra.pop("model", self.model), "temperature": extra.pop("temperature", self.temperature),
+                "max_tokens": extra.pop("max_tokens", self.max_tokens), **extra}

@@ -20,14 +20,11 @@ from pydantic import BaseModel, Field
 
 from shared_client.integration import json_schema_format
 
-from ._connection import IndoxConnection
+from ._connection import IndoxModelSettings
 from ._convert import PROVIDER, to_ai_message, to_message_chunk, to_wire_messages
 
-# Keyword arguments LangChain hands to _generate/_stream that are not request parameters.
-_NOT_SENT = ("stream", "ls_structured_output_format", "structured_output_format")
 
-
-class ChatIndox(IndoxConnection, BaseChatModel):
+class ChatIndox(IndoxModelSettings, BaseChatModel):
     """indoxRouter chat models (``provider/model``) for LangChain.
 
     ```python
@@ -45,31 +42,14 @@ class ChatIndox(IndoxConnection, BaseChatModel):
 
     model: str = Field(default="openai/gpt-4o-mini", alias="model_name")
     """The model, as ``provider/model``."""
-    temperature: float = 0.7
-    max_tokens: int | None = None
-    stop: list[str] | None = Field(default=None, alias="stop_sequences")
-    """Stop sequences sent with every call (a call's own ``stop`` replaces them)."""
-    streaming: bool = False
-    """Stream even from ``invoke`` (callbacks then see every token)."""
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Further parameters (``top_p``, ``seed``, ...) sent with every call."""
 
     @property
     def _llm_type(self) -> str:
         return "indox-chat"
 
     @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
-    @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_indox", "chat_models"]
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens,
-                "stop": self.stop, **self.model_kwargs}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         params = LangSmithParams(
@@ -85,14 +65,7 @@ class ChatIndox(IndoxConnection, BaseChatModel):
     # --- calls --------------------------------------------------------------------------------
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The shared client's arguments for one call; per-call values win over the model's."""
-        extra = {**self.model_kwargs, **{k: v for k, v in kwargs.items() if k not in _NOT_SENT}}
-        stop = stop if stop is not None else extra.pop("stop", None) or self.stop
-        if stop:
-            extra["stop"] = stop
-        return {"messages": to_wire_messages(messages), "model": extra.pop("model", self.model),
-                "temperature": extra.pop("temperature", self.temperature),
-                "max_tokens": extra.pop("max_tokens", self.max_tokens), **extra}
+        return {"messages": to_wire_messages(messages), **self._call_params(stop, kwargs)}
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:

@@ -13,10 +13,10 @@ from pydantic import Field
 from shared_client import Usage
 from shared_client.integration import full_model_name, openai_usage
 
-from ._connection import IndoxConnection
+from ._connection import IndoxModelSettings
 
 
-class IndoxLLM(IndoxConnection, BaseLLM):
+class IndoxLLM(IndoxModelSettings, BaseLLM):
     """indoxRouter text completion for LangChain: a prompt in, a continuation out.
 
     ```python
@@ -28,38 +28,17 @@ class IndoxLLM(IndoxConnection, BaseLLM):
 
     model: str = Field(default="openai/gpt-3.5-turbo-instruct", alias="model_name")
     """The model, as ``provider/model``; chat models with the ``completion`` capability work too."""
-    temperature: float = 0.7
-    max_tokens: int | None = None
-    stop: list[str] | None = Field(default=None, alias="stop_sequences")
-    streaming: bool = False
-    """Stream even from ``invoke``, so callbacks see every token."""
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def _llm_type(self) -> str:
         return "indox-completion"
 
     @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
-    @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_indox", "llms"]
 
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens,
-                "stop": self.stop, **self.model_kwargs}
-
     def _request(self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-        extra = {**self.model_kwargs, **{k: v for k, v in kwargs.items() if k != "stream"}}
-        stop = stop if stop is not None else extra.pop("stop", None) or self.stop
-        if stop:
-            extra["stop"] = stop
-        return {"prompt": prompt, "model": extra.pop("model", self.model),
-                "temperature": extra.pop("temperature", self.temperature),
-                "max_tokens": extra.pop("max_tokens", self.max_tokens), **extra}
+        return {"prompt": prompt, **self._call_params(stop, kwargs)}
 
     def _generate(self, prompts: list[str], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> LLMResult:

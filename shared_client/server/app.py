@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -29,7 +28,7 @@ from .parsing import (
     parse_image,
     parse_json_object,
 )
-from .responses import envelope, error_response, usage_body
+from .responses import answering_errors, envelope, error_response, usage_body
 from .service import (
     authenticate,
     bill_generation,
@@ -45,20 +44,9 @@ from .state import ServerConfig, ServerState
 from .streams import chat_chunk, completion_chunk, sse_response, tool_call_deltas
 
 logger = logging.getLogger("shared_client.server")
-Handler = Callable[[Request], Awaitable[Response]]
 
 
-def endpoint(handler: Handler) -> Handler:
-    """Answer a ServerError raised by ``handler`` with the protocol's error body."""
-
-    @functools.wraps(handler)
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except ServerError as error:
-            return error_response(error, request.state.request_id)
-
-    return wrapped
+endpoint = answering_errors(error_response)  # the protocol's error body
 
 
 # --- auth -----------------------------------------------------------------------------------

@@ -10,9 +10,8 @@ without their provider (``gpt-4o-mini``). Errors come in OpenAI's form,
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from starlette.requests import Request
@@ -24,6 +23,7 @@ from .catalogue import CHAT, COMPLETION, Model
 from .engine.chat import Generation, generate_chat, generate_completion
 from .errors import ServerError, invalid
 from .parsing import EmbeddingRequest, parse_chat, parse_completion, parse_embeddings, parse_image
+from .responses import answering_errors
 from .service import (
     authenticate,
     bill_generation,
@@ -40,22 +40,14 @@ from .streams import sse_response, tool_call_deltas
 PREFIX = "/openai/v1"
 _NAMED = ("model", "messages", "prompt", "temperature", "max_tokens", "max_completion_tokens", "stream",
           "stream_options", "n")
-Handler = Callable[[Request], Awaitable[Response]]
 
 
-def openai_endpoint(handler: Handler) -> Handler:
-    """Answer a ServerError with OpenAI's error body."""
+def _openai_error(error: ServerError, request_id: str) -> Response:
+    body = {"error": {"message": error.detail, "type": error.error_type, "param": None, "code": error.error_type}}
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
 
-    @functools.wraps(handler)
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except ServerError as error:
-            body = {"error": {"message": error.detail, "type": error.error_type, "param": None,
-                              "code": error.error_type}}
-            return JSONResponse(body, status_code=error.status, headers=error.headers)
 
-    return wrapped
+openai_endpoint = answering_errors(_openai_error)
 
 
 def _model_id(request: Request, name: Any) -> str:

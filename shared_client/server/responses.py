@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from .errors import ServerError, error_body
 
@@ -47,3 +50,22 @@ def envelope(request_id: str, started: float, provider: str, model: str, data: A
         "usage": usage,
         "raw_response": raw_response,
     }
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def answering_errors(render: Callable[[ServerError, str], Response]) -> Callable[[Handler], Handler]:
+    """A decorator that answers a ServerError raised by a handler with ``render(error, request_id)``."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ServerError as error:
+                return render(error, request.state.request_id)
+
+        return wrapped
+
+    return decorate

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import time
 from typing import Any
-from uuid import UUID
 
 import pytest
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
@@ -21,24 +18,15 @@ from langchain_indox._convert import to_wire_messages
 from shared_client import AuthenticationError, Client, RateLimitError
 from shared_client.server import LocalServer
 
+from ..helpers import loop_ticks
+from .callbacks import Recorder
+
 CONTEXT = "The Nile flows north. The Amazon carries the most water. Which river carries the most water?"
 
 
 @pytest.fixture
 def llm(server: LocalServer) -> ChatIndox:
     return ChatIndox(model="openai/gpt-4o-mini", api_key=server.api_key, base_url=server.base_url)
-
-
-class TokenCounter(BaseCallbackHandler):
-    def __init__(self) -> None:
-        self.tokens: list[str] = []
-        self.ends = 0
-
-    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
-        self.tokens.append(token)
-
-    def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self.ends += 1
 
 
 def test_lcel_chain_invoke_batch_stream(llm: ChatIndox) -> None:
@@ -53,13 +41,13 @@ def test_lcel_chain_invoke_batch_stream(llm: ChatIndox) -> None:
 
 
 def test_stream_metadata_on_exactly_one_chunk_and_every_token_once(llm: ChatIndox) -> None:
-    counter = TokenCounter()
+    counter = Recorder()
     chunks = list(llm.stream(CONTEXT, config={"callbacks": [counter]}))
     assert "".join(c.text for c in chunks) == "The Amazon carries the most water."
     assert [c.usage_metadata is not None for c in chunks].count(True) == 1
     assert ["model_name" in c.response_metadata for c in chunks].count(True) == 1
     assert chunks[-1].chunk_position == "last" and chunks[-1].usage_metadata
-    assert counter.tokens == [c.text for c in chunks] and counter.ends == 1
+    assert counter.tokens == [c.text for c in chunks] and len(counter.results) == 1
     full = sum(chunks[1:], chunks[0])
     assert isinstance(full, AIMessageChunk)
     plain = llm.invoke(CONTEXT)
@@ -68,7 +56,7 @@ def test_stream_metadata_on_exactly_one_chunk_and_every_token_once(llm: ChatIndo
 
 
 def test_invoke_with_streaming_true_fires_each_token_once(server: LocalServer) -> None:
-    counter = TokenCounter()
+    counter = Recorder()
     llm = ChatIndox(model="openai/gpt-4o-mini", streaming=True, api_key=server.api_key, base_url=server.base_url)
     message = llm.invoke(CONTEXT, config={"callbacks": [counter]})
     assert "".join(counter.tokens) == message.content == "The Amazon carries the most water."
@@ -250,24 +238,13 @@ def test_several_integrations_share_one_client(server: LocalServer) -> None:
 async def test_async_stream_arrives_chunk_by_chunk_without_blocking_the_loop(llm: ChatIndox,
                                                                             server: LocalServer) -> None:
     server.inject_fault("stream_delay", path="/chat/completions", delay=0.05)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
     started, arrivals = time.perf_counter(), []
-    async for _chunk in llm.astream(CONTEXT):
-        arrivals.append(time.perf_counter() - started)
-    task.cancel()
+    async with loop_ticks() as ticks:
+        async for _chunk in llm.astream(CONTEXT):
+            arrivals.append(time.perf_counter() - started)
     assert len(arrivals) >= 9 and arrivals[0] < arrivals[-1] / 3
-    assert ticks >= 20  # the loop ran all along: about 0.4 s of streaming at 10 ms a tick
+    assert ticks[0] >= 20  # the loop ran all along: about 0.4 s of streaming at 10 ms a tick
     server.inject_fault("delay", path="/chat/completions", delay=0.3)
-    ticks = 0
-    task = asyncio.create_task(ticker())
-    assert (await llm.ainvoke(CONTEXT)).content
-    task.cancel()
-    assert ticks >= 15
+    async with loop_ticks() as ticks:
+        assert (await llm.ainvoke(CONTEXT)).content
+    assert ticks[0] >= 15

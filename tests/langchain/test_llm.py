@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import Any
 
 import pytest
-from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.outputs import GenerationChunk, LLMResult
+from langchain_core.outputs import GenerationChunk
 from langchain_core.prompts import PromptTemplate
 
 from langchain_indox import IndoxLLM
 from shared_client import AuthenticationError, ModelNotFoundError
 from shared_client.server import LocalServer
+
+from ..helpers import loop_ticks
+from .callbacks import Recorder
 
 PROMPT = "Rain falls in spring. Snow falls in winter. When does snow fall?"
 
@@ -21,18 +21,6 @@ PROMPT = "Rain falls in spring. Snow falls in winter. When does snow fall?"
 @pytest.fixture
 def llm(server: LocalServer) -> IndoxLLM:
     return IndoxLLM(model="openai/gpt-3.5-turbo-instruct", api_key=server.api_key, base_url=server.base_url)
-
-
-class Recorder(BaseCallbackHandler):
-    def __init__(self) -> None:
-        self.tokens: list[str] = []
-        self.results: list[LLMResult] = []
-
-    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
-        self.tokens.append(token)
-
-    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
-        self.results.append(response)
 
 
 def test_invoke_and_llm_output(llm: IndoxLLM) -> None:
@@ -105,18 +93,9 @@ async def test_async_forms(llm: IndoxLLM) -> None:
 
 async def test_async_does_not_block_the_loop(llm: IndoxLLM, server: LocalServer) -> None:
     server.inject_fault("delay", path="/completions", delay=0.3)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
-    await llm.ainvoke(PROMPT)
-    task.cancel()
-    assert ticks >= 15
+    async with loop_ticks() as ticks:
+        await llm.ainvoke(PROMPT)
+    assert ticks[0] >= 15
 
 
 def test_errors(llm: IndoxLLM, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,8 @@ from llamaindex_indox import ChatIndox, IndoxLLM
 from shared_client import ModelNotAvailableError, ValidationError
 from shared_client.server import LocalServer
 
+from ..helpers import loop_ticks
+
 CONTEXT = "Mercury is the closest planet to the Sun. Neptune is the farthest. Which planet is the farthest?"
 ANSWER = "Neptune is the farthest."
 USER = [ChatMessage(role="user", content=CONTEXT)]
@@ -84,27 +86,16 @@ async def test_async_stream_delivers_chunks_as_they_arrive_and_loop_runs(llm: Ch
                                                                          server: LocalServer) -> None:
     server.inject_fault("stream_delay", path="/chat/completions", delay=0.05)
     loop = asyncio.get_running_loop()
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
     started, arrivals = loop.time(), []
-    async for _response in await llm.astream_chat(USER):
-        arrivals.append(loop.time() - started)
-    task.cancel()
+    async with loop_ticks() as ticks:
+        async for _response in await llm.astream_chat(USER):
+            arrivals.append(loop.time() - started)
     assert len(arrivals) == 7 and arrivals[0] < arrivals[-1] / 3
-    assert ticks >= 20
+    assert ticks[0] >= 20
     server.inject_fault("delay", path="/chat/completions", delay=0.3)
-    ticks = 0
-    task = asyncio.create_task(ticker())
-    await llm.achat(USER)
-    task.cancel()
-    assert ticks >= 15
+    async with loop_ticks() as ticks:
+        await llm.achat(USER)
+    assert ticks[0] >= 15
 
 
 def test_all_entry_points_emit_instrumentation_events(llm: ChatIndox, recorder: Recorder) -> None:
