@@ -20,7 +20,9 @@ from langchain_indox import ChatIndox, IndoxEmbeddings, IndoxImageTool
 DOWNLOADS = "downloads its test image from the internet, which this machine cannot reach"
 
 
-class TestChatIndoxUnit(ChatModelUnitTests):
+class ChatIndoxSettings:
+    """What both chat suites are told about ChatIndox."""
+
     @property
     def chat_model_class(self) -> type[BaseChatModel]:
         return ChatIndox
@@ -30,18 +32,44 @@ class TestChatIndoxUnit(ChatModelUnitTests):
         return {"model": "openai/gpt-4o-mini"}
 
     @property
-    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
-        return ({"INDOX_ROUTER_API_KEY": "env-key", "INDOX_ROUTER_BASE_URL": "http://127.0.0.1:9/v1"},
-                {"model": "openai/gpt-4o-mini"},
-                {"api_key": "env-key", "base_url": "http://127.0.0.1:9/v1"})
-
-    @property
     def supports_image_inputs(self) -> bool:
         return True
 
     @property
     def supports_json_mode(self) -> bool:
         return True
+
+
+class IndoxEmbeddingsSettings:
+    @property
+    def embeddings_class(self) -> type[Embeddings]:
+        return IndoxEmbeddings
+
+    @property
+    def embedding_model_params(self) -> dict[str, Any]:
+        return {"model": "openai/text-embedding-3-small", "dimensions": 256}
+
+
+class IndoxImageToolSettings:
+    @property
+    def tool_constructor(self) -> type[BaseTool]:
+        return IndoxImageTool
+
+    @property
+    def tool_constructor_params(self) -> dict[str, Any]:
+        return {"model": "openai/dall-e-3", "size": "64x64"}
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"prompt": "a lighthouse at dusk"}
+
+
+class TestChatIndoxUnit(ChatIndoxSettings, ChatModelUnitTests):
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        return ({"INDOX_ROUTER_API_KEY": "env-key", "INDOX_ROUTER_BASE_URL": "http://127.0.0.1:9/v1"},
+                {"model": "openai/gpt-4o-mini"},
+                {"api_key": "env-key", "base_url": "http://127.0.0.1:9/v1"})
 
     @pytest.mark.xfail(reason="loads with allowed_objects='all', which langchain-core >= 1.2.5 limits to its "
                        "own classes; test_serialization.py proves the round trip with an explicit allow-list",
@@ -51,23 +79,7 @@ class TestChatIndoxUnit(ChatModelUnitTests):
 
 
 @pytest.mark.usefixtures("indox_env")
-class TestChatIndoxIntegration(ChatModelIntegrationTests):
-    @property
-    def chat_model_class(self) -> type[BaseChatModel]:
-        return ChatIndox
-
-    @property
-    def chat_model_params(self) -> dict[str, Any]:
-        return {"model": "openai/gpt-4o-mini"}
-
-    @property
-    def supports_json_mode(self) -> bool:
-        return True
-
-    @property
-    def supports_image_inputs(self) -> bool:
-        return True
-
+class TestChatIndoxIntegration(ChatIndoxSettings, ChatModelIntegrationTests):
     @property
     def supports_image_tool_message(self) -> bool:
         return True
@@ -89,15 +101,7 @@ class TestChatIndoxIntegration(ChatModelIntegrationTests):
         super().test_image_tool_message(model)
 
 
-class TestIndoxEmbeddingsUnit(EmbeddingsUnitTests):
-    @property
-    def embeddings_class(self) -> type[Embeddings]:
-        return IndoxEmbeddings
-
-    @property
-    def embedding_model_params(self) -> dict[str, Any]:
-        return {"model": "openai/text-embedding-3-small"}
-
+class TestIndoxEmbeddingsUnit(IndoxEmbeddingsSettings, EmbeddingsUnitTests):
     @property
     def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
         return ({"INDOX_ROUTER_API_KEY": "env-key"}, {"model": "openai/text-embedding-3-small"},
@@ -105,40 +109,14 @@ class TestIndoxEmbeddingsUnit(EmbeddingsUnitTests):
 
 
 @pytest.mark.usefixtures("indox_env")
-class TestIndoxEmbeddingsIntegration(EmbeddingsIntegrationTests):
-    @property
-    def embeddings_class(self) -> type[Embeddings]:
-        return IndoxEmbeddings
-
-    @property
-    def embedding_model_params(self) -> dict[str, Any]:
-        return {"model": "openai/text-embedding-3-small", "dimensions": 256}
+class TestIndoxEmbeddingsIntegration(IndoxEmbeddingsSettings, EmbeddingsIntegrationTests):
+    pass
 
 
-class TestIndoxImageToolUnit(ToolsUnitTests):
-    @property
-    def tool_constructor(self) -> type[BaseTool]:
-        return IndoxImageTool
-
-    @property
-    def tool_constructor_params(self) -> dict[str, Any]:
-        return {"model": "openai/dall-e-3", "size": "64x64"}
-
-    @property
-    def tool_invoke_params_example(self) -> dict[str, Any]:
-        return {"prompt": "a lighthouse at dusk"}
+class TestIndoxImageToolUnit(IndoxImageToolSettings, ToolsUnitTests):
+    pass
 
 
 @pytest.mark.usefixtures("indox_env")
-class TestIndoxImageToolIntegration(ToolsIntegrationTests):
-    @property
-    def tool_constructor(self) -> type[BaseTool]:
-        return IndoxImageTool
-
-    @property
-    def tool_constructor_params(self) -> dict[str, Any]:
-        return {"model": "openai/dall-e-3", "size": "64x64"}
-
-    @property
-    def tool_invoke_params_example(self) -> dict[str, Any]:
-        return {"prompt": "a lighthouse at dusk"}
+class TestIndoxImageToolIntegration(IndoxImageToolSettings, ToolsIntegrationTests):
+    pass
