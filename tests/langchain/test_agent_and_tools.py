@@ -42,6 +42,21 @@ def test_agent_calls_the_image_tool_and_answers(server: LocalServer, tmp_path: P
     assert answer == f"generate_image returned: {path}."
 
 
+def test_langchain_create_agent_uses_the_tool(server: LocalServer, tmp_path: Path) -> None:
+    from langchain.agents import create_agent
+
+    llm = ChatIndox(model="openai/gpt-4o-mini", api_key=server.api_key, base_url=server.base_url)
+    tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="32x32",
+                          response_format="b64_json", output_dir=str(tmp_path))
+    agent = create_agent(llm, tools=[tool])
+    state = agent.invoke({"messages": [{"role": "user", "content": "Please draw a picture of a castle on a hill."}]})
+    kinds = [type(m).__name__ for m in state["messages"]]
+    assert kinds == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage"]
+    (png,) = tmp_path.glob("*.png")
+    assert state["messages"][2].content == str(png) and png.read_bytes()[:4] == b"\x89PNG"
+    assert state["messages"][-1].content == f"generate_image returned: {png}."
+
+
 def test_url_format_returns_the_url(server: LocalServer) -> None:
     tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="32x32")
     url = tool.invoke({"prompt": "a blue circle"})
