@@ -129,10 +129,15 @@ def test_image_tool_spec_tools(server: LocalServer, tmp_path: Path) -> None:
     assert len(blocks) == 2 and all(Path(b.path).exists() for b in blocks)  # type: ignore[union-attr]
 
 
-async def test_react_agent_answers(llm: ChatIndox) -> None:
+async def test_react_agent_calls_the_tool_and_answers(llm: ChatIndox) -> None:
     agent = ReActAgent(tools=[FunctionTool.from_defaults(fn=_add)], llm=llm)
-    answer = await agent.run(user_msg="Hello there")
-    assert str(answer)
+    handler = agent.run(user_msg="Please add 19 and 23.")
+    results = [event async for event in handler.stream_events() if isinstance(event, ToolCallResult)]
+    assert str(await handler) == "_add returned: 42."
+    (result,) = results
+    assert (result.tool_name, result.tool_kwargs, result.tool_output.content) == ("_add", {"a": 19, "b": 23}, "42")
+    greeting = str(await agent.run(user_msg="Hello there"))
+    assert greeting.startswith("Hello!")  # no tool fits: an answer, not the format instructions
 
 
 class City(BaseModel):

@@ -68,3 +68,19 @@ def test_embedding_is_unit_length_and_stable() -> None:
     assert len(vector) == 32 and math.isclose(sum(x * x for x in vector), 1.0)
     assert vector == embed("the QUICK brown fox!", 32)
     assert math.isclose(sum(x * x for x in embed("", 8)), 1.0)
+
+
+def test_react_format_replies() -> None:
+    from shared_client.server.engine.react import react_reply
+
+    system = ('Answer using tools.\n> Tool Name: add\nTool Description: Add two integers.\n'
+              'Tool Args: {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, '
+              '"required": ["a", "b"]}\n\nAction: tool name\nAction Input: the input')
+    asked = [{"role": "system", "content": system}, {"role": "user", "content": "Please add 2 and 3."}]
+    step = react_reply(asked, "seed")
+    assert step is not None and step.endswith('Action: add\nAction Input: {"a": 2, "b": 3}')
+    observed = [*asked, {"role": "assistant", "content": step}, {"role": "user", "content": "Observation: 5"}]
+    assert react_reply(observed, "seed") == (
+        "Thought: I can answer without using any more tools. I'll use the user's language to answer\n"
+        "Answer: add returned: 5.")
+    assert react_reply([{"role": "user", "content": "Please add 2 and 3."}], "seed") is None

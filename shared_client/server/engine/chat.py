@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import invalid
 from ..parsing import ChatRequest, CompletionRequest
+from .react import react_reply
 from .text import apply_limits, content_text, count_images, count_tokens, extractive_answer
 from .tools import choose_tool_calls, json_reply
 
@@ -87,7 +88,8 @@ def generate_chat(request: ChatRequest, seed: str) -> Generation:
     if after_tools:
         answer = _tool_results_answer(messages)
     else:
-        answer = extractive_answer(user_text, history, count_images(last_user.get("content")))
+        answer = react_reply(messages, seed) or extractive_answer(user_text, history,
+                                                                  count_images(last_user.get("content")))
     answer = json_reply(extra.get("response_format"), user_text, answer) or answer
     tokens, finish = apply_limits(answer, request.stop, request.max_tokens)
     return Generation(tokens, finish, prompt_tokens)
