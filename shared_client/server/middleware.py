@@ -70,6 +70,8 @@ class ProtocolMiddleware:
         scope.setdefault("state", {}).update(request_id=request_id,
                                              abort=lambda: abort_connection(send))
         path: str = scope["path"]
+        if len(path) > 1 and path.endswith("/"):  # /v1/providers/ is /v1/providers, not a redirect
+            path = scope["path"] = path.rstrip("/") or "/"
         prefix = next((p for p in API_PREFIXES if path.startswith(p + "/")), None)
         if prefix is not None:
             receive = self.state.journal.record(scope, receive)

@@ -36,6 +36,11 @@ def test_unknown_route_and_wrong_method(api: RawAPI) -> None:
     assert_error(api.get("/chat/completions"), 405, "method_not_allowed")
 
 
+def test_trailing_slash_is_the_same_path(api: RawAPI) -> None:
+    response = api.get("/providers/", allow_redirects=False)
+    assert response.status_code == 200 and isinstance(response.json(), list)
+
+
 def test_body_that_is_not_an_object(api: RawAPI) -> None:
     response = api.session.post(api.base + "/chat/completions", data=b"[1, 2]", timeout=10)
     assert_error(response, 422, "validation_error")
