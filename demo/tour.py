@@ -160,10 +160,12 @@ def llamaindex_rag(client: Any, args: argparse.Namespace) -> None:
     heading("LlamaIndex: a vector index over this project's docs/")
     Settings.llm = ChatIndox(model=args.chat_model, client=client)
     Settings.embed_model = IndoxEmbeddings(model=args.embed_model, client=client, embed_batch_size=64)
+    Settings.chunk_size = 256  # small passages: sharper retrieval, readable sources
     documents = SimpleDirectoryReader(str(ROOT / "docs"), required_exts=[".md"]).load_data()
     index = VectorStoreIndex.from_documents(documents, show_progress=True)
     engine = index.as_query_engine(streaming=True, similarity_top_k=2)
-    for question in ("Which fault switch resets the connection?", "When does the client raise NetworkError?"):
+    for question in ("What is the default API key of the local server?", "What does the drop fault switch do?",
+                     "Which error does a stream that ends without [DONE] raise?"):
         print(f"\n  Q: {question}\n  A: ", end="", flush=True)
         response = engine.query(question)
         for token in response.response_gen:

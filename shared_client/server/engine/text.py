@@ -11,9 +11,9 @@ The rules (documented in docs/local-server.md):
   (the form LlamaIndex's prompts use), else the rest of the conversation's
   system, user and tool text.
 * The answer is the context sentence with the most words in common with the
-  question, relative to its length (shared words / sqrt(its words); ties go to
-  the earlier sentence). A "when" question only takes sentences with a number
-  or month, "how many/much/old/long" one with a number, "where" one with a
+  question, each word weighted by its rarity in the context (idf), relative to
+  the sentence's length (/ sqrt(its words); ties go to the earlier sentence).
+  A "when was/did" question only takes sentences with a number or month, "how many/much/old/long" one with a number, "where" one with a
   place ("in Paris"), if any such sentence shares a word. With no shared word,
   the first sentence of the context; with no context at all, a short reply.
 """
@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 _TOKEN_RE = re.compile(r"\s*(?:\w+|[^\w\s])|\s+")
 _WORD_RE = re.compile(r"[a-z0-9]+")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+|(?<=:)\s+(?=[A-Z])")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])|(?<=:)\s+(?=[A-Z])")
+_SPEAKER_RE = re.compile(r"^(?:system|user|assistant|tool|human|ai|developer):\s*", re.IGNORECASE)
+_LIST_ITEM_RE = re.compile(r"^\s*(?:[-*+]\s+|\d+\.\s+)")
 _RULE_LINE_RE = re.compile(r"^\s*-{3,}\s*$", re.MULTILINE)
 _QUESTION_LINE_RE = re.compile(
     r"^\s*(?:query|question|follow up input|the original query is as follows)\s*:\s*(.+?)\s*$",
@@ -96,15 +99,53 @@ def count_images(content: Any) -> int:
     return sum(1 for part in content if isinstance(part, dict) and part.get("type") == "image_url")
 
 
-def sentences(text: str) -> list[str]:
-    """Sentences of ``text``, one line at a time, without markup or metadata lines."""
-    found: list[str] = []
+def _passages(text: str) -> list[str]:
+    """The prose of ``text``: paragraphs with their wrapped lines joined, each list item and
+    table row on its own; headings, code blocks, rules and metadata lines left out."""
+    passages: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            passages.append(" ".join(current))
+            current.clear()
+
+    in_code = False
     for line in text.splitlines():
-        if _METADATA_LINE_RE.match(line) or _RULE_LINE_RE.match(line):
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            in_code = not in_code
+            flush()
             continue
-        line = _MARKUP_RE.sub("", line).strip()
-        found.extend(s.strip() for s in _SENTENCE_END_RE.split(line) if content_words(s))
-    return found
+        if in_code or _METADATA_LINE_RE.match(line) or _RULE_LINE_RE.match(line) or not stripped:
+            flush()
+            continue
+        if stripped.startswith("#"):
+            flush()
+            continue
+        if stripped.startswith("|"):
+            flush()
+            cells = [c.strip() for c in stripped.strip("|").split("|")]
+            if not all(set(c) <= set("-: ") for c in cells):  # not the |---| line
+                passages.append(", ".join(c for c in cells if c))
+            continue
+        speaker = _SPEAKER_RE.match(stripped)
+        if speaker:  # a transcript turn ("user: ...") starts afresh
+            flush()
+            stripped = stripped[speaker.end():].strip()
+            if not stripped:
+                continue
+        elif _LIST_ITEM_RE.match(line):
+            flush()
+        current.append(_MARKUP_RE.sub("", stripped))
+    flush()
+    return passages
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of ``text``'s prose (see ``_passages``)."""
+    return [s.strip() for passage in _passages(text) for s in _SENTENCE_END_RE.split(passage)
+            if content_words(s)]
 
 
 def _framed_context(text: str) -> str | None:
@@ -132,7 +173,7 @@ def split_question(last_user_text: str, history: Iterable[str]) -> tuple[str, li
 _MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december")
 _LEAD = r"^\s*(?:(?:and|so|but|then|ok|okay)\b,?\s*)?"  # "And when ...?" asks "when"
 _ANSWER_TYPES = (  # what the question asks for, and what a sentence that answers it contains
-    (re.compile(_LEAD + r"(?:when|(?:in )?what year|(?:in )?which year)\b", re.I),
+    (re.compile(_LEAD + r"(?:when (?:was|were|did|will)|(?:in )?what year|(?:in )?which year)\b", re.I),
      re.compile(rf"\d|\b(?:{_MONTHS})\b", re.I)),
     (re.compile(_LEAD + r"how (?:many|much|old|long|far|tall|big)\b", re.I), re.compile(r"\d|\b(?:one|two|three|"
      r"four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion)\b", re.I)),
@@ -145,18 +186,20 @@ def _answer_type(question: str) -> re.Pattern[str] | None:
 
 
 def best_sentence(question: str, context: Sequence[str]) -> tuple[str, float]:
-    """The context sentence most like ``question``: shared content words over the square
-    root of the sentence's own (a cosine of word sets, so a short exact sentence beats a
-    long one that shares a word by chance)."""
+    """The context sentence most like ``question``: the shared content words, each weighted
+    by how rare it is in the context (idf), over the square root of the sentence's own word
+    count (so a short exact sentence beats a long one that shares a common word)."""
     asked = content_words(question)
+    bags = [content_words(sentence) for sentence in context]
+    frequency = Counter(word for bag in bags for word in bag & asked)
+    weight = {word: math.log(1 + len(bags) / count) for word, count in frequency.items()}
     scored = []
-    for sentence in context:
-        words_of = content_words(sentence)
-        shared = len(asked & words_of)
-        scored.append((shared / math.sqrt(len(words_of)) if shared else 0.0, sentence))
+    for sentence, bag in zip(context, bags):
+        shared = bag & asked
+        scored.append((sum(weight[w] for w in shared) / math.sqrt(len(bag)) if shared else 0.0, sentence))
     wanted = _answer_type(question)
     if wanted is not None and any(score and wanted.search(s) for score, s in scored):
-        scored = [(score, s) for score, s in scored if wanted.search(s)]  # "When...?" wants a date
+        scored = [(score, s) for score, s in scored if wanted.search(s)]  # "When was...?" wants a date
     best, best_score = "", 0.0
     for score, sentence in scored:
         if score > best_score:
