@@ -13,8 +13,9 @@ The rules (documented in docs/local-server.md):
 * The answer is the context sentence with the most words in common with the
   question, each word weighted by its rarity in the context (idf), relative to
   the sentence's length (/ sqrt(its words); ties go to the earlier sentence).
-  A "when was/did" question only takes sentences with a number or month, "how many/much/old/long" one with a number, "where" one with a
-  place ("in Paris"), if any such sentence shares a word. With no shared word,
+  A "when was/did" question only takes sentences with a number or month,
+  "how many/much/old/long" one with a number, "where" one with a place
+  ("in Paris"), if any such sentence shares a word. With no shared word,
   the first sentence of the context; with no context at all, a short reply.
 """
 
