@@ -27,10 +27,6 @@ class PartialToolCall:
         return {"id": self.id, "type": self.type,
                 "function": {"name": self.name, "arguments": self.arguments}}
 
-    def parsed_arguments(self) -> dict[str, Any]:
-        """The arguments so far as a dict, closing half-finished JSON where it can."""
-        return parse_partial_json(self.arguments)
-
 
 class ToolCallAssembler:
     """Collects tool-call deltas by ``index``, in the order the calls first appeared."""
