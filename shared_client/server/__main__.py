@@ -16,8 +16,9 @@ def main(argv: list[str] | None = None) -> int:
         description="A local indoxRouter-compatible server with deterministic local models.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
-    parser.add_argument("--api-key", action="append", dest="api_keys", metavar="KEY",
-                        help=f"an API key to accept; repeat for more (default {DEFAULT_API_KEY})")
+    parser.add_argument("--api-key", action="extend", nargs="+", dest="api_keys", metavar="KEY",
+                        help=f"API keys to accept, each its own account: --api-key A B, or the flag "
+                             f"repeated (default {DEFAULT_API_KEY})")
     parser.add_argument("--token-ttl", type=float, default=3600.0, metavar="SECONDS",
                         help="lifetime of access tokens (default 3600)")
     parser.add_argument("--rate-limit", type=int, default=100_000, metavar="N",

@@ -24,13 +24,16 @@ def test_subprocess_handle_serves_and_takes_switches() -> None:
 
 def test_command_line_prints_base_url_then_serves_until_stopped() -> None:
     process = subprocess.Popen([sys.executable, "-m", "shared_client.server", "--port", "0",
-                                "--api-key", "cli-key", "--token-ttl", "60"],
+                                "--api-key", "cli-key", "other-key", "--api-key", "third", "--token-ttl", "60"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = process.stdout.readline().strip()  # type: ignore[union-attr]
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
         tokens = requests.post(f"{url}/auth/token", json={"api_key": "cli-key"}, timeout=10).json()
         assert tokens["expires_in"] == 60
+        for key in ("other-key", "third"):
+            assert requests.post(f"{url}/auth/token", json={"api_key": key}, timeout=10).status_code == 200
+        assert requests.post(f"{url}/auth/token", json={"api_key": "indox-local-key"}, timeout=10).status_code == 401
     finally:
         process.terminate()
         _, errors = process.communicate(timeout=10)
