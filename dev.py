@@ -45,7 +45,7 @@ def ensure_environment(extras: str) -> Path:
     if stamp_digest == digest and installed in LEVELS and LEVELS.index(installed) >= LEVELS.index(extras):
         return python
     print(f"Installing the project with [{extras}] into {VENV.name} (first run only) ...", flush=True)
-    quiet = ["-q"] if os.environ.get("CI") else []
+    quiet = ["-q", "--disable-pip-version-check"]  # pip still prints its errors
     if _run(python, "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0 or \
             _run(python, "-m", "pip", "install", *quiet, "-e", f".[{extras}]") != 0:
         sys.exit("Installing the project failed; see pip's message above.")
