@@ -201,7 +201,8 @@ class Client:
             self._wait(f"POST {path}", attempt, backoff_delay(attempt, self._jitter), "stream failed")
 
         return ChunkStream(reopen(), chat=chat, action=f"POST {path}", read_some=self._transport.read_some,
-                           reopen=reopen, max_retries=self.max_retries, backoff=backoff)
+                           finish=self._transport.finish, reopen=reopen, max_retries=self.max_retries,
+                           backoff=backoff)
 
     # --- generation ---------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ logger = logging.getLogger("shared_client")
 DONE = "[DONE]"
 
 ReadSome = Callable[[requests.Response, str], bytes]
+Finish = Callable[[requests.Response], None]
 Reopen = Callable[[], requests.Response]
 Backoff = Callable[[int], None]
 
@@ -34,11 +35,12 @@ class ChunkStream(Iterator[StreamChunk]):
     """
 
     def __init__(self, response: requests.Response, *, chat: bool, action: str, read_some: ReadSome,
-                 reopen: Reopen, max_retries: int, backoff: Backoff) -> None:
+                 finish: Finish, reopen: Reopen, max_retries: int, backoff: Backoff) -> None:
         self._response = response
         self._chat = chat
         self._action = action
         self._read_some = read_some
+        self._finish = finish
         self._reopen = reopen
         self._max_retries = max_retries
         self._backoff = backoff
@@ -107,11 +109,3 @@ class ChunkStream(Iterator[StreamChunk]):
                     raise error_from_event(payload["error"], self._action,
                                            payload.get("request_id") or request_id)
                 yield stream_chunk(payload, self._chat, self._action, request_id)
-
-    def _finish(self, response: requests.Response) -> None:
-        """After ``[DONE]``: read the body's end so the connection goes back to the pool."""
-        try:
-            while self._read_some(response, self._action):
-                pass
-        except NetworkError:
-            response.close()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
@@ -14,6 +16,7 @@ from .exceptions import APIError, map_exceptions
 
 logger = logging.getLogger("shared_client")
 USER_AGENT = "indox-integrations/0.1 (shared_client; python-requests)"
+DRAIN_SECONDS = 0.5
 
 
 class BearerAuth(AuthBase):
@@ -72,6 +75,28 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+
+    def finish(self, response: requests.Response) -> None:
+        """After a stream's ``[DONE]``: read what is left of the body, for at most
+        ``DRAIN_SECONDS``, so the connection goes back to the pool; a server that keeps
+        the stream open longer loses the connection instead of holding up the caller."""
+        raw: Any = response.raw
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        previous = sock.gettimeout() if sock is not None else None
+        deadline = time.monotonic() + DRAIN_SECONDS
+        try:
+            if sock is not None:
+                sock.settimeout(DRAIN_SECONDS)
+            while time.monotonic() < deadline:
+                if not raw.read1(65536):
+                    return  # the whole body is read: urllib3 has put the connection back
+        except (OSError, urllib3.exceptions.HTTPError):
+            pass
+        finally:
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.settimeout(previous)
+        response.close()
 
     def read_some(self, response: requests.Response, action: str) -> bytes:
         """Whatever part of a streamed body has arrived (blocking until something has)."""

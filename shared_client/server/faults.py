@@ -16,7 +16,8 @@ equals ``method``. The kinds:
 * ``stream_delay``: wait ``delay`` seconds before each stream event.
 * ``sse_style``: send a stream with other ``line_ending`` (``"\\r\\n"`` or
   ``"\\r"``), ``comments`` (keep-alive lines), ``multiline`` data fields, and
-  writes of ``split`` bytes at a time: all valid SSE a client must accept.
+  writes of ``split`` bytes at a time: all valid SSE a client must accept;
+  ``linger`` keeps the stream open that many seconds after ``[DONE]``.
 * ``reorder``: an embeddings answer lists its items last to first (the
   protocol lets items come in any order; ``index`` says which is which).
 
@@ -53,6 +54,7 @@ class Fault:
     comments: bool = False
     multiline: bool = False
     split: int = 0
+    linger: float = 0.0
 
     def matches(self, path: str, method: str) -> bool:
         return (self.path in ("*", path)) and (self.method is None or self.method.upper() == method)
@@ -62,7 +64,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "kind": str, "path": str, "method": str, "count": int, "status": int,
     "content_type": str, "headers": dict, "delay": (int, float), "after_events": int,
     "abort": bool, "error_type": str, "line_ending": str, "comments": bool,
-    "multiline": bool, "split": int,
+    "multiline": bool, "split": int, "linger": (int, float),
 }
 
 
@@ -87,7 +89,7 @@ def fault_from_json(spec: Any) -> Fault:
     if spec.get("line_ending", "\n") not in ("\n", "\r\n", "\r"):
         raise invalid("line_ending must be '\\n', '\\r\\n' or '\\r'.")
     fault = Fault(**{k: v for k, v in spec.items() if v is not None})
-    fault.delay = float(fault.delay)
+    fault.delay, fault.linger = float(fault.delay), float(fault.linger)
     if fault.count < 1:
         raise invalid("count must be at least 1.")
     return fault

@@ -73,6 +73,8 @@ def sse_response(request: Request, path: str,
                     if style is not None and style.split:
                         await asyncio.sleep(0.001)  # make each piece its own read
                 sent += 1
+            if style is not None and style.linger:
+                await asyncio.sleep(style.linger)  # a proxy slow to close after [DONE]
         except ServerError as error:
             yield encode_event({"error": {"type": error.error_type, "message": error.detail,
                                           "status": error.status}}, style, sent)

@@ -154,3 +154,12 @@ def test_finished_streams_reuse_one_connection(client: Client) -> None:
     for _ in range(5):
         client.chat(LONG, model=MODEL, stream=True)
     assert _connections(client) == 1
+
+
+def test_a_server_slow_to_close_after_done_does_not_hold_the_caller(client: Client, server: LocalServer) -> None:
+    expected = client.chat(LONG, model=MODEL).data
+    server.inject_fault("sse_style", path="/chat/completions", linger=3.0)
+    started = time.perf_counter()
+    assert client.chat(LONG, model=MODEL, stream=True).data == expected
+    assert time.perf_counter() - started < 2.0  # drained for at most half a second, then let go
+    assert client.chat(LONG, model=MODEL).data == expected  # and the client carries on
