@@ -30,6 +30,7 @@ from .exceptions import (
     InvalidParametersError,
     NetworkError,
     error_from_response,
+    map_exceptions,
     parse_retry_after,
 )
 from .models import (
@@ -163,7 +164,12 @@ class Client:
             status = response.status_code
             if status < 300:
                 return response
-            error = error_from_response(status, response.content, response.headers, action)
+            try:
+                with map_exceptions(action):  # a streamed answer's error body is read only now
+                    body = response.content
+            except NetworkError:
+                body = b""
+            error = error_from_response(status, body, response.headers, action)
             response.close()
             if status == 401 and token is not None and self.auto_refresh and not refreshed:
                 self._tokens.invalidate(token)
