@@ -326,7 +326,7 @@ class Client:
             wire.expect(entry, dict, "a provider entry", "GET /models", None)
             wire.expect(entry.get("id"), str, "a provider entry's id", "GET /models", None)
             models = wire.expect(entry.get("models", []), list, "a provider's models", "GET /models", None)
-            result[entry["id"]] = models
+            result[entry["id"]] = [wire.expect(m, dict, "a model entry", "GET /models", None) for m in models]
         return result
 
     def model_info(self, provider: str, model: str) -> ModelInfo:
