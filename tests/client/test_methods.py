@@ -169,3 +169,14 @@ def test_context_manager_and_close(server: LocalServer) -> None:
     assert client.closed
     with pytest.raises(shared_client.IndoxRouterError, match="closed"):
         client.providers()
+
+
+def test_importing_the_client_pulls_in_no_framework_or_server() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, shared_client, indoxRouter, shared_client.integration; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'starlette', 'uvicorn', 'langchain_core', "
+            "'llama_index', 'langchain_indox', 'llamaindex_indox'}))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
