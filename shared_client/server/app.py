@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -42,9 +41,6 @@ from .service import (
 )
 from .state import ServerConfig, ServerState
 from .streams import chat_chunk, completion_chunk, sse_response, tool_call_deltas
-
-logger = logging.getLogger("shared_client.server")
-
 
 endpoint = answering_errors(error_response)  # the protocol's error body
 
@@ -245,10 +241,10 @@ async def faults(request: Request) -> Response:
 
 
 async def journal(request: Request) -> Response:
-    entries = state_of(request).journal.entries
+    journal = state_of(request).journal
     if request.method == "DELETE":
-        entries.clear()
-    return JSONResponse(list(entries))
+        journal.clear()
+    return JSONResponse(journal.entries())
 
 
 @endpoint

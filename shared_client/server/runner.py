@@ -192,7 +192,7 @@ class LocalServer:
         return list(self._call("GET", "/_local/faults")["pending"])
 
     def journal(self) -> list[dict[str, Any]]:
-        """The requests received under ``/v1`` (method, path, query, headers, body), oldest first."""
+        """The requests received under ``/v1`` (method, path, query, headers, body, body_truncated), oldest first."""
         return list(self._call("GET", "/_local/journal"))
 
     def clear_journal(self) -> None:

@@ -44,27 +44,39 @@ class ImageStore:
 
 
 class Journal:
-    """The last requests received under ``/v1``, so tests can see exactly what a client sent."""
+    """The last requests received under ``/v1``, so tests can see exactly what a client sent.
 
-    def __init__(self, capacity: int = 1000) -> None:
-        self.entries: deque[dict[str, Any]] = deque(maxlen=capacity)
+    Bodies are kept up to ``body_limit`` bytes each, so a long benchmark run stays small.
+    """
+
+    def __init__(self, capacity: int = 1000, body_limit: int = 256 * 1024) -> None:
+        self._entries: deque[tuple[dict[str, Any], bytearray]] = deque(maxlen=capacity)
+        self.body_limit = body_limit
 
     def record(self, scope: MutableMapping[str, Any], receive: Receive) -> Receive:
         entry: dict[str, Any] = {
             "method": scope["method"], "path": scope["path"],
             "query": scope.get("query_string", b"").decode("latin-1"),
             "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope.get("headers", [])],
-            "body": "",
         }
-        self.entries.append(entry)
+        body = bytearray()
+        self._entries.append((entry, body))
 
         async def recording_receive() -> MutableMapping[str, Any]:
             message = await receive()
             if message.get("type") == "http.request":
-                entry["body"] += message.get("body", b"").decode("utf-8", "replace")
+                body.extend(message.get("body", b"")[: self.body_limit - len(body)])
             return message
 
         return recording_receive
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Oldest first, each body decoded whole (pieces of a body may split a character)."""
+        return [{**entry, "body": body.decode("utf-8", "replace"), "body_truncated": len(body) >= self.body_limit}
+                for entry, body in self._entries]
+
+    def clear(self) -> None:
+        self._entries.clear()
 
 
 class ServerState:
