@@ -56,6 +56,32 @@ async def send_json(send: Send, status: int, body: Any, headers: list[tuple[byte
     await send({"type": "http.response.body", "body": raw})
 
 
+async def _read_body(receive: Receive) -> bytes:
+    """The whole request body."""
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message.get("type") != "http.request":
+            return bytes(body)
+        body.extend(message.get("body", b""))
+        if not message.get("more_body"):
+            return bytes(body)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the app ``body`` first, then whatever the connection says next."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
 class ProtocolMiddleware:
     def __init__(self, app: ASGIApp, state: Any) -> None:
         self.app = app
@@ -74,7 +100,9 @@ class ProtocolMiddleware:
             path = scope["path"] = path.rstrip("/") or "/"
         prefix = next((p for p in API_PREFIXES if path.startswith(p + "/")), None)
         if prefix is not None:
-            receive = self.state.journal.record(scope, receive)
+            body = await _read_body(receive)  # whole, so the journal holds it whatever answers
+            self.state.journal.record(scope, body)
+            receive = _replay(body, receive)
             api_path = path[len(prefix):]
             for fault in self.state.faults.take(api_path, scope["method"], REQUEST_KINDS):
                 if fault.kind == "delay":

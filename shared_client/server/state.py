@@ -53,22 +53,13 @@ class Journal:
         self._entries: deque[tuple[dict[str, Any], bytearray]] = deque(maxlen=capacity)
         self.body_limit = body_limit
 
-    def record(self, scope: MutableMapping[str, Any], receive: Receive) -> Receive:
+    def record(self, scope: MutableMapping[str, Any], body: bytes) -> None:
         entry: dict[str, Any] = {
             "method": scope["method"], "path": scope["path"],
             "query": scope.get("query_string", b"").decode("latin-1"),
             "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope.get("headers", [])],
         }
-        body = bytearray()
-        self._entries.append((entry, body))
-
-        async def recording_receive() -> MutableMapping[str, Any]:
-            message = await receive()
-            if message.get("type") == "http.request":
-                body.extend(message.get("body", b"")[: self.body_limit - len(body)])
-            return message
-
-        return recording_receive
+        self._entries.append((entry, bytearray(body[: self.body_limit])))
 
     def entries(self) -> list[dict[str, Any]]:
         """Oldest first, each body decoded whole (pieces of a body may split a character)."""
