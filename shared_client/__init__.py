@@ -20,6 +20,7 @@ from .exceptions import (
     ProviderError,
     ProviderNotFoundError,
     RateLimitError,
+    RequestTimeoutError,
     ValidationError,
 )
 from .models import (
@@ -58,6 +59,7 @@ __all__ = [
     "ProviderError",
     "ProviderNotFoundError",
     "RateLimitError",
+    "RequestTimeoutError",
     "StreamChunk",
     "Usage",
     "ValidationError",

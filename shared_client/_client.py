@@ -21,7 +21,7 @@ from . import _wire as wire
 from ._auth import TokenManager
 from ._retry import backoff_delay, retry_delay, should_retry
 from ._streaming import ChunkStream
-from ._transport import Transport
+from ._transport import Transport, map_exceptions
 from .assembly import StreamAssembler
 from .exceptions import (
     AuthenticationError,
@@ -30,7 +30,6 @@ from .exceptions import (
     InvalidParametersError,
     NetworkError,
     error_from_response,
-    map_exceptions,
     parse_retry_after,
 )
 from .models import (
@@ -140,47 +139,57 @@ class Client:
     # --- the request loop: auth, retries, errors ----------------------------------------------
 
     def _fetch_tokens(self, path: str, body: dict[str, str]) -> Any:
-        response = self._send("POST", path, check.encode_body(body), authenticated=False)
+        # a login runs nothing billable, so repeating it after a broken connection is safe
+        response = self._send("POST", path, check.encode_body(body), authenticated=False, idempotent=True)
         return wire.parse_json(response.content, f"POST {path}", response.headers.get("X-Request-ID"))
 
-    def _send(self, method: str, path: str, body: bytes | None = None, *, params: dict[str, str] | None = None,
-              stream: bool = False, authenticated: bool = True) -> requests.Response:
-        """A 2xx answer to one request, after the refresh and retries PROTOCOL.md allows."""
+    def _send(self, method: str, path: str, content: bytes | None = None, *,
+              params: dict[str, str] | None = None, stream: bool = False, authenticated: bool = True,
+              idempotent: bool | None = None) -> requests.Response:
+        """A 2xx answer to one request, after the renewal and retries PROTOCOL.md section 10 allows.
+
+        One loop and one budget: at most ``max_retries`` repeats, whatever caused them, and
+        every repeat sends ``content`` unchanged. A request that may have reached the server
+        is repeated only if ``idempotent`` (by default: only a GET).
+        """
         if self._closed:
             raise IndoxRouterError("The client is closed; create a new Client to make requests.")
         action = f"{method} {path}"
-        attempt, refreshed = 0, False
+        repeatable_after_sending = method == "GET" if idempotent is None else idempotent
+        retries, renewed = 0, False
         while True:
             token = self._tokens.bearer() if authenticated else None
             try:
-                response = self._transport.send(method, path, body=body, bearer=token, params=params,
+                response = self._transport.send(method, path, body=content, bearer=token, params=params,
                                                 stream=stream)
-            except NetworkError:
-                if attempt >= self.max_retries:
+            except NetworkError as failure:
+                if failure.request_sent is not False and not repeatable_after_sending:
+                    raise _not_repeated(failure) from failure.__cause__
+                if retries >= self.max_retries:
                     raise
-                self._wait(action, attempt, backoff_delay(attempt, self._jitter), "network error")
-                attempt += 1
+                self._wait(action, retries, backoff_delay(retries, self._jitter), "network error")
+                retries += 1
                 continue
             status = response.status_code
             if status < 300:
                 return response
             try:
                 with map_exceptions(action):  # a streamed answer's error body is read only now
-                    body = response.content
+                    error_body = response.content
             except NetworkError:
-                body = b""
-            error = error_from_response(status, body, response.headers, action)
+                error_body = b""
+            error = error_from_response(status, error_body, response.headers, action)
             response.close()
-            if status == 401 and token is not None and self.auto_refresh and not refreshed:
+            if status == 401 and token is not None and self.auto_refresh and not renewed:
                 self._tokens.invalidate(token)
-                refreshed = True
+                renewed = True  # a renewal is not a retry: it takes nothing from the budget
                 continue
-            if should_retry(status) and attempt < self.max_retries:
-                delay = retry_delay(attempt, parse_retry_after(response.headers.get("Retry-After")),
+            if should_retry(status) and retries < self.max_retries:
+                delay = retry_delay(retries, parse_retry_after(response.headers.get("Retry-After")),
                                     self._jitter)
                 if delay is not None:
-                    self._wait(action, attempt, delay, f"status {status}")
-                    attempt += 1
+                    self._wait(action, retries, delay, f"status {status}")
+                    retries += 1
                     continue
             raise error
 
@@ -198,17 +207,9 @@ class Client:
         return wire.parse_json(response.content, f"POST {path}", request_id), request_id
 
     def _open_stream(self, path: str, body: dict[str, Any], chat: bool) -> ChunkStream:
-        payload = check.encode_body(body)
-
-        def reopen() -> requests.Response:
-            return self._send("POST", path, payload, stream=True)
-
-        def backoff(attempt: int) -> None:
-            self._wait(f"POST {path}", attempt, backoff_delay(attempt, self._jitter), "stream failed")
-
-        return ChunkStream(reopen(), chat=chat, action=f"POST {path}", read_some=self._transport.read_some,
-                           finish=self._transport.finish, reopen=reopen, max_retries=self.max_retries,
-                           backoff=backoff)
+        response = self._send("POST", path, check.encode_body(body), stream=True)
+        return ChunkStream(response, chat=chat, action=f"POST {path}", read_some=self._transport.read_some,
+                           release=self._transport.release)
 
     # --- generation ---------------------------------------------------------------------------
 
@@ -345,6 +346,14 @@ class Client:
     def get_user_info(self) -> dict[str, Any]:
         """The account's id, email, name, plan and credits."""
         return wire.expect(self._get_json("/user/info"), dict, "the user body", "GET /user/info", None)  # type: ignore[no-any-return]
+
+
+def _not_repeated(failure: NetworkError) -> NetworkError:
+    """``failure`` told as what it is for a request that must not be sent twice."""
+    return type(failure)(f"{failure.message} The request may have been processed (a generation may already "
+                         "be running and billed), so it was not repeated.", request_sent=failure.request_sent,
+                         status_code=failure.status_code, error_type=failure.error_type,
+                         request_id=failure.request_id)
 
 
 def _merge_embeddings(parts: list[EmbeddingResponse]) -> EmbeddingResponse:

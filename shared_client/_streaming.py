@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from collections.abc import Callable, Generator, Iterator
 from types import TracebackType
 
@@ -15,37 +14,32 @@ from ._wire import not_understood, stream_chunk
 from .exceptions import NetworkError, error_from_event
 from .models import StreamChunk
 
-logger = logging.getLogger("shared_client")
 DONE = "[DONE]"
 
 ReadSome = Callable[[requests.Response, str], bytes]
-Finish = Callable[[requests.Response], None]
-Reopen = Callable[[], requests.Response]
-Backoff = Callable[[int], None]
+Release = Callable[[requests.Response], None]
 
 
 class ChunkStream(Iterator[StreamChunk]):
     """An iterator over one streamed answer.
 
-    It ends at ``[DONE]``; an error event raises the mapped exception; a stream
-    cut before ``[DONE]`` raises :class:`NetworkError`, so a truncated answer is
-    never taken for a whole one. A stream that fails before its first event is
-    opened again (up to ``max_retries`` times). ``close()``, leaving a ``with``
-    block, or dropping the iterator releases the connection.
+    It ends at ``[DONE]`` at once (the rest of the connection is released in the
+    background); an error event raises the mapped exception; a stream cut before
+    ``[DONE]`` raises :class:`NetworkError`, so a truncated answer is never taken for
+    a whole one. It never requests again: once the answer has begun, a repeat could
+    run (and bill) the generation twice (PROTOCOL.md section 10). ``close()``,
+    leaving a ``with`` block, or dropping the iterator releases the connection.
     """
 
     def __init__(self, response: requests.Response, *, chat: bool, action: str, read_some: ReadSome,
-                 finish: Finish, reopen: Reopen, max_retries: int, backoff: Backoff) -> None:
-        self._response = response
+                 release: Release) -> None:
+        self._response: requests.Response | None = response
         self._chat = chat
         self._action = action
         self._read_some = read_some
-        self._finish = finish
-        self._reopen = reopen
-        self._max_retries = max_retries
-        self._backoff = backoff
+        self._release = release
         self._closed = False
-        self._chunks = self._generate()
+        self._chunks = self._chunks_of(response)
 
     def __iter__(self) -> ChunkStream:
         return self
@@ -57,7 +51,9 @@ class ChunkStream(Iterator[StreamChunk]):
         if not self._closed:
             self._closed = True
             self._chunks.close()
-            self._response.close()
+            if self._response is not None:
+                self._response.close()
+                self._response = None
 
     def __enter__(self) -> ChunkStream:
         return self
@@ -70,35 +66,18 @@ class ChunkStream(Iterator[StreamChunk]):
         with contextlib.suppress(Exception):  # at interpreter shutdown there is nothing to release
             self.close()
 
-    def _generate(self) -> Generator[StreamChunk, None, None]:
-        attempt = 0
-        while True:
-            received = False
-            try:
-                for chunk in self._chunks_of(self._response):
-                    received = True
-                    yield chunk
-                return
-            except NetworkError:
-                if received or attempt >= self._max_retries or self._closed:
-                    raise
-                self._response.close()
-                self._backoff(attempt)
-                attempt += 1
-                logger.info("%s: stream failed before its first event; retry %d", self._action, attempt)
-                self._response = self._reopen()
-
-    def _chunks_of(self, response: requests.Response) -> Iterator[StreamChunk]:
+    def _chunks_of(self, response: requests.Response) -> Generator[StreamChunk, None, None]:
         decoder = SSEDecoder()
         request_id = response.headers.get("X-Request-ID")
         while True:
             data = self._read_some(response, self._action)
             if not data:
                 raise NetworkError(f"{self._action}: the stream was cut before [DONE]; the answer is "
-                                   "incomplete.", request_id=request_id)
+                                   "incomplete.", request_id=request_id, request_sent=True)
             for event in decoder.feed(data):
                 if event.data == DONE:
-                    self._finish(response)
+                    self._response = None  # the drainer owns it now
+                    self._release(response)
                     return
                 try:
                     payload = json.loads(event.data)

@@ -1,10 +1,11 @@
-"""Every exception a client call can raise, and the one place HTTP failures become them.
+"""Every exception a client call can raise, and how an error answer becomes one.
 
 The hierarchy (PROTOCOL.md section 9)::
 
     IndoxRouterError
     ├── AuthenticationError          401, 403, no API key
     ├── NetworkError                 refused, reset, timed out, cut stream
+    │   └── RequestTimeoutError      timed out
     ├── RateLimitError               429
     ├── InsufficientCreditsError     402
     ├── InvalidParametersError       400, and bad arguments caught before sending
@@ -18,17 +19,13 @@ The hierarchy (PROTOCOL.md section 9)::
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import json
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
-
-import requests
-import urllib3.exceptions
 
 
 class IndoxRouterError(Exception):
@@ -65,7 +62,22 @@ class AuthenticationError(IndoxRouterError):
 
 
 class NetworkError(IndoxRouterError):
-    """The server could not be reached, did not answer in time, or cut a stream."""
+    """The server could not be reached, did not answer in time, or cut a stream.
+
+    ``request_sent`` is False when nothing reached the server (refused, DNS, TLS, connect
+    timeout), True when the request may have reached it, None when unknown.
+    """
+
+    def __init__(self, message: str, *, request_sent: bool | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.request_sent = request_sent
+
+    def _fields(self) -> dict[str, Any]:
+        return {**super()._fields(), "request_sent": self.request_sent}
+
+
+class RequestTimeoutError(NetworkError):
+    """The server did not accept the connection, or did not answer, within the timeout."""
 
 
 class RateLimitError(IndoxRouterError):
@@ -236,21 +248,3 @@ def _status_text(status: int) -> str:
         return f"HTTP {status} {HTTPStatus(status).phrase}"
     except ValueError:
         return f"HTTP {status}"
-
-
-@contextlib.contextmanager
-def map_exceptions(action: str) -> Iterator[None]:
-    """Turn the transport's exceptions into ours, for every request, in this one place."""
-    try:
-        yield
-    except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
-        raise NetworkError(f"{action} timed out: {_reason(exc)}") from None
-    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError, urllib3.exceptions.HTTPError, OSError) as exc:
-        raise NetworkError(f"{action} failed on the network: {_reason(exc)}") from None
-    except requests.RequestException as exc:  # invalid URL, too many redirects, ...
-        raise NetworkError(f"{action} could not be sent: {_reason(exc)}") from None
-
-
-def _reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

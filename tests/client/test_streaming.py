@@ -108,13 +108,6 @@ def test_odd_but_valid_sse_is_read_the_same(client: Client, server: LocalServer,
     assert client.chat(LONG, model=MODEL, stream=True).data == expected
 
 
-def test_stream_failing_before_its_first_event_is_retried(client: Client, server: LocalServer,
-                                                          sleeps: list[float]) -> None:
-    server.inject_fault("cut_stream", path="/chat/completions", after_events=0)
-    answer = client.chat(LONG, model=MODEL, stream=True)
-    assert answer.data and len(sleeps) == 1
-
-
 def test_stream_failing_after_an_event_is_not_retried(client: Client, server: LocalServer,
                                                       sleeps: list[float]) -> None:
     server.inject_fault("cut_stream", path="/chat/completions", after_events=1)
