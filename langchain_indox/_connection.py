@@ -8,8 +8,7 @@ from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from shared_client import Client
-from shared_client._client import API_KEY_ENV, BASE_URL_ENV
-from shared_client.integration import LazyClient
+from shared_client.integration import API_KEY_ENV, BASE_URL_ENV, LazyClient
 
 
 class IndoxConnection(BaseModel):

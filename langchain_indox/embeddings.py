@@ -8,7 +8,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from pydantic import Field, field_validator
 
-from shared_client._client import MAX_EMBEDDING_BATCH
+from shared_client.integration import MAX_EMBEDDING_BATCH
 
 from ._connection import IndoxConnection
 

@@ -15,8 +15,7 @@ from llama_index.core.bridge.pydantic import (
 )
 
 from shared_client import Client
-from shared_client._client import API_KEY_ENV, BASE_URL_ENV
-from shared_client.integration import LazyClient
+from shared_client.integration import API_KEY_ENV, BASE_URL_ENV, LazyClient
 
 
 class IndoxConnection(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import AliasChoices, Field
 
-from shared_client._client import MAX_EMBEDDING_BATCH
+from shared_client.integration import MAX_EMBEDDING_BATCH
 
 from ._connection import IndoxConnection
 

@@ -5,7 +5,8 @@
         print(client.chat([{"role": "user", "content": "Hi"}], model="openai/gpt-4o-mini").data)
 """
 
-from ._client import DEFAULT_BASE_URL, Client, IndoxRouter
+from ._client import Client, IndoxRouter
+from ._config import DEFAULT_BASE_URL
 from ._streaming import ChunkStream
 from .exceptions import (
     APIError,

@@ -1,4 +1,4 @@
-"""One pooled ``requests`` session: the only place the client touches HTTP."""
+"""The synchronous shell's I/O: one pooled ``requests`` session, and its exceptions mapped to ours."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
+from ._protocol import Answer, Request
 from .exceptions import APIError, NetworkError, RequestTimeoutError
 
 logger = logging.getLogger("shared_client")
@@ -71,27 +72,28 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-class BearerAuth(AuthBase):
-    """Sets the bearer header. Passing any auth object also stops ``requests`` from
-    replacing the header with ``~/.netrc`` credentials, as it does to a plain header."""
+class _HeaderAuth(AuthBase):
+    """Sets the session's ``Authorization`` header, if any. Passing an auth object also stops
+    ``requests`` from replacing the header with ``~/.netrc`` credentials, as it does otherwise."""
 
-    def __init__(self, token: str | None) -> None:
-        self._token = token
+    def __init__(self, authorization: str | None) -> None:
+        self._authorization = authorization
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        if self._token:
-            request.headers["Authorization"] = f"Bearer {self._token}"
+        if self._authorization:
+            request.headers["Authorization"] = self._authorization
         return request
 
     def __repr__(self) -> str:
-        return "BearerAuth(<hidden>)"
+        return "_HeaderAuth(<hidden>)"
 
 
 class Transport:
-    """Sends requests to ``base_url`` over a connection pool sized for many threads."""
+    """Sends requests under the API root over a connection pool sized for many threads; the
+    session's cookie jar keeps what the server sets (the ``access_token`` cookie)."""
 
-    def __init__(self, base_url: str, timeout: tuple[float, float], pool_maxsize: int) -> None:
-        self.base_url = base_url
+    def __init__(self, api_root: str, timeout: tuple[float, float], pool_maxsize: int) -> None:
+        self.api_root = api_root
         self.timeout = timeout
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
@@ -99,20 +101,18 @@ class Transport:
         self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
 
-    def send(self, method: str, path: str, *, body: bytes | None = None, bearer: str | None = None,
-             params: dict[str, str] | None = None, stream: bool = False) -> requests.Response:
-        headers: dict[str, str] = {}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        if stream:  # SSE must arrive as sent: no compression buffering events
-            headers.update({"Accept": "text/event-stream", "Accept-Encoding": "identity"})
-        action = f"{method} {path}"
+    def send(self, request: Request) -> Answer:
+        """The answer to ``request``; a streamed 2xx answer's body is left unread, in ``Answer.stream``."""
+        headers = dict(request.headers)
+        authorization = headers.pop("Authorization", None)
+        action = request.action
         started = time.perf_counter()
         with map_exceptions(action):
             response = self.session.request(
-                method, self.base_url + path, data=body, headers=headers, params=params,
-                auth=BearerAuth(bearer), stream=stream, timeout=self.timeout,
-                # never follow: a redirect could carry the token or the key to another origin
+                request.method, self.api_root + request.path, data=request.content, headers=headers,
+                params=request.params, auth=_HeaderAuth(authorization), stream=request.stream,
+                timeout=self.timeout,
+                # never follow: a redirect could carry the session or the key to another origin
                 allow_redirects=False)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s -> %d in %.1f ms (request %s)", action, response.status_code,
@@ -123,7 +123,21 @@ class Transport:
             raise APIError(f"{action} was redirected to {location}; the client does not follow redirects "
                            "(credentials stay with base_url's origin). Set base_url to the final address.",
                            status_code=response.status_code)
-        return response
+        answer = Answer(response.status_code, {k.lower(): v for k, v in response.headers.items()},
+                        cookies=response.cookies.get_dict())
+        if request.stream and response.status_code < 300:
+            answer.stream = response
+            return answer
+        try:
+            with map_exceptions(action):
+                answer.content = response.content
+        except NetworkError:
+            if response.status_code < 300:
+                raise
+            answer.content = b""  # an error answer whose body broke off still has its status
+        finally:
+            response.close()
+        return answer
 
     def close(self) -> None:
         self.session.close()

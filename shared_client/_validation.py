@@ -60,6 +60,23 @@ def check_messages(messages: Any) -> list[dict[str, Any]]:
     return wire
 
 
+def check_byok(byok_api_key: Any) -> str | None:
+    """The caller's own provider key, or None; a secret, so the message never shows it."""
+    if byok_api_key is None:
+        return None
+    if hasattr(byok_api_key, "get_secret_value"):
+        byok_api_key = byok_api_key.get_secret_value()
+    if not isinstance(byok_api_key, str) or not byok_api_key.strip():
+        raise InvalidParametersError("byok_api_key must be a non-empty string (your own provider key) or None.")
+    return byok_api_key
+
+
+def check_provider(provider: Any) -> str:
+    if not isinstance(provider, str) or not provider.strip() or "/" in provider:
+        raise InvalidParametersError(f"provider must be a provider id such as 'openai'; got {provider!r}.")
+    return provider
+
+
 def check_generation(temperature: Any, max_tokens: Any) -> None:
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
             or not math.isfinite(temperature) or not 0 <= temperature <= 2:

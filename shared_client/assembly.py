@@ -122,17 +122,13 @@ class StreamAssembler:
             self.finish_reason = chunk.finish_reason
         if chunk.usage is not None:
             self.usage = chunk.usage
-        raw = chunk.raw
-        if self.provider is None and isinstance(raw.get("provider"), str):
-            self.provider = raw["provider"]
-        if self.model is None and isinstance(raw.get("model"), str):
-            self.model = raw["model"]
-        if self.request_id is None and isinstance(raw.get("request_id"), str):
-            self.request_id = raw["request_id"]
+        self.provider = self.provider or chunk.provider
+        self.model = self.model or chunk.model
+        self.request_id = self.request_id or chunk.request_id
 
     def response(self, cls: type[ChatResponse], requested_model: str) -> ChatResponse:
         provider, _, name = requested_model.partition("/")
-        usage = self.usage or Usage(tokens_prompt=0, tokens_completion=0, tokens_total=0)
+        usage = self.usage or Usage()
         return cls.model_construct(
             data="".join(self.text), model=self.model or name, provider=self.provider or provider,
             success=True, message="ok", usage=usage, finish_reason=self.finish_reason,

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from ._client import Client
+from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from ._core import MAX_EMBEDDING_BATCH
 from .models import ImageResponse, Usage
+
+__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_IMAGE_DIR", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT",
+           "MAX_EMBEDDING_BATCH", "LazyClient", "full_model_name", "json_schema_format", "openai_usage",
+           "save_images"]
 
 DEFAULT_IMAGE_DIR = "indox-images"
 

@@ -22,14 +22,28 @@ class ChatMessage(BaseModel):
 
 
 class Usage(BaseModel):
-    """Tokens and cost of one request, as the router counted them."""
+    """Tokens and cost of one request, as the router counted them (zeros when it did not say)."""
 
-    tokens_prompt: int
-    tokens_completion: int
-    tokens_total: int
+    tokens_prompt: int = 0
+    tokens_completion: int = 0
+    tokens_total: int = 0
     cost: float = 0.0
     latency: float = 0.0
     timestamp: datetime | None = None
+
+    @classmethod
+    def from_wire(cls, usage: Any) -> Usage:
+        """The router's naming (``tokens_prompt``) or OpenAI's (``prompt_tokens``); absent means zeros."""
+        if not isinstance(usage, dict):
+            return cls.model_validate(usage) if usage is not None else cls()
+        fields = {k: v for k, v in usage.items() if v is not None and k in cls.model_fields}
+        for ours, theirs in (("tokens_prompt", "prompt_tokens"), ("tokens_completion", "completion_tokens"),
+                             ("tokens_total", "total_tokens")):
+            if ours not in fields and usage.get(theirs) is not None:
+                fields[ours] = usage[theirs]
+        if "tokens_total" not in fields:
+            fields["tokens_total"] = fields.get("tokens_prompt", 0) + fields.get("tokens_completion", 0)
+        return cls.model_validate(fields)
 
 
 class _Response(BaseModel):
@@ -39,7 +53,7 @@ class _Response(BaseModel):
     provider: str
     success: bool = True
     message: str = ""
-    usage: Usage
+    usage: Usage = Field(default_factory=Usage)
     raw_response: dict[str, Any] | None = None
     request_id: str | None = None
     created_at: datetime | None = None
@@ -79,7 +93,7 @@ class ModelInfo(BaseModel):
 
     name: str
     provider: str
-    type: str
+    type: str = "chat"
     description: str = ""
     input_price_per_1k_tokens: float = 0.0
     output_price_per_1k_tokens: float = 0.0
@@ -98,10 +112,16 @@ class ModelInfo(BaseModel):
 
 
 class StreamChunk(BaseModel):
-    """One event of a stream: a text delta, raw tool-call deltas, and on the last one usage."""
+    """One event of a stream: a text delta, raw tool-call deltas, and on the last one usage.
+
+    ``provider``, ``model`` and ``request_id`` are as the chunk gives them, else ``None``.
+    """
 
     data: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
     tool_calls: list[dict[str, Any]] | None = None
     raw: dict[str, Any] = Field(default_factory=dict)
+    provider: str | None = None
+    model: str | None = None
+    request_id: str | None = None
