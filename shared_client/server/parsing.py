@@ -1,6 +1,7 @@
 """Turning request bodies into typed values, with the protocol's errors.
 
-A body that is not JSON is a 400 ``invalid_parameters``; a field that is
+A body that is not JSON, or JSON nested deeper than ``MAX_JSON_DEPTH``, is a
+400 ``invalid_parameters``; a field that is
 missing or of the wrong type is a 422 ``validation_error`` naming the field;
 a well-typed value the server cannot honour (a model without ``provider/``,
 a temperature above 2) is a 400 ``invalid_parameters`` naming the value.
@@ -22,13 +23,39 @@ def _schema_error(detail: str) -> ServerError:
     return ServerError("validation_error", detail)
 
 
+# Deeper than any real request (OpenAI tool schemas nest a dozen levels); well below
+# the interpreter's recursion limit, so nothing that walks a body can overflow.
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in ``value`` (0 for a scalar), without recursing."""
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            break
+        level.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """The JSON object of a request body; every malformed body is a 4xx, never a 500."""
     if not raw.strip():
         raise invalid("Request body is empty; a JSON object is required.")
+    too_deep = invalid(f"Request body nests arrays or objects deeper than {MAX_JSON_DEPTH} levels.")
     try:
         body = json.loads(raw)
+    except RecursionError:  # the decoder itself ran out of stack (thousands of levels)
+        raise too_deep from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise invalid(f"Request body is not valid JSON: {exc}") from None
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise too_deep
     if not isinstance(body, dict):
         raise _schema_error("Request body must be a JSON object.")
     return body

@@ -48,6 +48,36 @@ def test_body_that_is_not_an_object(api: RawAPI) -> None:
     assert_error(empty, 400, "invalid_parameters")
 
 
+DEEP_BODIES = {"arrays": "[" * 10_000 + "]" * 10_000,
+               "objects": '{"a":' * 10_000 + "1" + "}" * 10_000,
+               "under a field": '{"model": "openai/gpt-4o-mini", "messages": ' + "[" * 200 + "]" * 200 + "}"}
+
+
+@pytest.mark.parametrize("shape", list(DEEP_BODIES))
+def test_deeply_nested_json_is_400_and_the_server_keeps_serving(server: LocalServer, api: RawAPI,
+                                                                 shape: str) -> None:
+    body = DEEP_BODIES[shape].encode()
+    for path in ("/chat/completions", "/completions", "/embeddings", "/images/generations"):
+        response = api.session.post(api.base + path, data=body, timeout=10,
+                                    headers={"Content-Type": "application/json"})
+        assert "deeper than" in assert_error(response, 400, "invalid_parameters")["detail"]
+    facade = requests.post(f"{server.root_url}/openai/v1/chat/completions", data=body, timeout=10,
+                           headers={"Authorization": f"Bearer {server.api_key}",
+                                    "Content-Type": "application/json"})
+    assert facade.status_code == 400 and facade.json()["error"]["type"] == "invalid_parameters"
+    switch = requests.post(f"{server.root_url}/_local/faults", data=body, timeout=10)
+    assert switch.status_code == 400
+    assert api.chat("Owls hunt at night. When do owls hunt?").json()["data"] == "Owls hunt at night."
+
+
+def test_deeply_nested_tool_schema_in_a_react_prompt_is_no_500(api: RawAPI) -> None:
+    schema = '{"a":' * 10_000 + "1" + "}" * 10_000
+    system = f"You have tools.\n> Tool Name: deep\nTool Args: {schema}\nAnswer with Action Input: lines."
+    response = api.post("/chat/completions", {"model": CHAT_MODEL, "messages": [
+        {"role": "system", "content": system}, {"role": "user", "content": "Use deep."}]})
+    assert response.status_code == 200, response.text
+
+
 def test_rate_limit_answers_429_with_retry_after() -> None:
     with LocalServer(rate_limit=3) as limited:
         api = RawAPI(limited)  # counted against the address; the account has its own window

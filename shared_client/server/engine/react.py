@@ -30,7 +30,7 @@ def _react_tools(system_text: str) -> list[dict[str, Any]]:
     for match in _TOOL_RE.finditer(system_text):
         try:
             schema = json.loads(match.group("args"))
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the decoder's stack
             schema = {"type": "object", "properties": {}}
         tools.append({"type": "function", "function": {"name": match.group("name"),
                                                        "description": match.group("description") or "",
