@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared_client.server import LocalServer
+from indox_server import LocalServer
 
 
 @pytest.fixture(scope="session")

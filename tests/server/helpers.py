@@ -7,8 +7,8 @@ from typing import Any
 
 import requests
 
+from indox_server import LocalServer
 from shared_client._sse import SSEDecoder, SSEEvent
-from shared_client.server import LocalServer
 
 CHAT_MODEL = "openai/gpt-4o-mini"
 EMBED_MODEL = "openai/text-embedding-3-small"

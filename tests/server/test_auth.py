@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from shared_client.server import LocalServer
+from indox_server import LocalServer
 
 from .helpers import RawAPI, assert_error
 

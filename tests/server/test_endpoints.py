@@ -11,7 +11,7 @@ from array import array
 import pytest
 import requests
 
-from shared_client.server import LocalServer
+from indox_server import LocalServer
 
 from .helpers import CHAT_MODEL, EMBED_MODEL, IMAGE_MODEL, RawAPI, assert_error, chunks
 

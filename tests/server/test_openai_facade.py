@@ -9,8 +9,8 @@ from array import array
 import pytest
 import requests
 
+from indox_server import LocalServer
 from shared_client._sse import SSEDecoder
-from shared_client.server import LocalServer
 
 QUESTION = "Owls hunt at night. Larks sing at dawn. When do owls hunt?"
 

@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
+from indox_server import LocalServer
 from shared_client._sse import SSEDecoder
-from shared_client.server import LocalServer
 
 from .helpers import CHAT_MODEL, EMBED_MODEL, RawAPI, assert_error, chunks
 

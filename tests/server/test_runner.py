@@ -7,7 +7,7 @@ import sys
 
 import requests
 
-from shared_client.server import LocalServer
+from indox_server import LocalServer
 
 from .helpers import RawAPI
 
@@ -23,7 +23,7 @@ def test_subprocess_handle_serves_and_takes_switches() -> None:
 
 
 def test_command_line_prints_base_url_then_serves_until_stopped() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "shared_client.server", "--port", "0",
+    process = subprocess.Popen([sys.executable, "-m", "indox_server", "--port", "0",
                                 "--api-key", "cli-key", "other-key", "--api-key", "third", "--token-ttl", "60"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -44,6 +44,27 @@ def test_command_line_prints_base_url_then_serves_until_stopped() -> None:
 def test_command_line_refuses_a_busy_port() -> None:
     with LocalServer() as running:
         port = running.base_url.rsplit(":", 1)[1].split("/")[0]
-        result = subprocess.run([sys.executable, "-m", "shared_client.server", "--port", port],
+        result = subprocess.run([sys.executable, "-m", "indox_server", "--port", port],
                                 capture_output=True, text=True, timeout=30)
     assert result.returncode == 1 and "cannot listen" in result.stderr
+
+
+def test_without_the_server_extra_the_command_names_it_in_one_line() -> None:
+    code = ("import sys; sys.modules['uvicorn'] = None; "
+            "from indox_server.__main__ import main; sys.exit(main(['--port', '0']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1 and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert "uvicorn" in line and 'pip install ".[server]"' in line and "Traceback" not in result.stderr
+
+
+def test_server_and_client_packages_do_not_import_each_other() -> None:
+    code = ("import sys, indox_server, indox_server.__main__, indox_server.app; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'shared_client', 'indoxRouter', "
+            "'langchain_core', 'llama_index', 'langchain_indox', 'llamaindex_indox'}))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+    code = ("import sys, shared_client, indoxRouter, shared_client.integration; "
+            "print('indox_server' in {m.split('.')[0] for m in sys.modules})")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"

@@ -131,7 +131,7 @@ class LocalServer:
             raise RuntimeError(f"The local server did not start: {failure[0] if failure else 'timed out'}")
 
     def _start_process(self) -> None:
-        command = [sys.executable, "-m", "shared_client.server", "--host", self.host,
+        command = [sys.executable, "-m", "indox_server", "--host", self.host,
                    "--port", str(self.port), "--token-ttl", str(self.token_ttl),
                    "--rate-limit", str(self.rate_limit), "--credits", str(self.credits)]
         for key in self.api_keys:
@@ -182,7 +182,7 @@ class LocalServer:
             return json.loads(response.read())
 
     def inject_fault(self, kind: str, **spec: Any) -> None:
-        """Switch on a fault (see ``shared_client.server.faults`` for the kinds and fields)."""
+        """Switch on a fault (see ``indox_server.faults`` for the kinds and fields)."""
         self._call("POST", "/_local/faults", {"kind": kind, **spec})
 
     def clear_faults(self) -> None:

@@ -1,8 +1,8 @@
 """A local indoxRouter-compatible server with deterministic local models.
 
-Run it with ``python -m shared_client.server`` or start it from Python with
+Run it with ``python -m indox_server`` (or the ``indox-server`` script) or start it from Python with
 :class:`LocalServer`. It needs the ``[server]`` extra (Starlette and uvicorn);
-nothing here is imported by ``shared_client`` itself.
+it imports nothing of ``shared_client`` or the frameworks, and nothing there imports it.
 """
 
 from .accounts import DEFAULT_API_KEY

@@ -16,7 +16,7 @@ from .faults import STREAM_KINDS, Fault
 from .sse import DONE, encode_event, pieces
 
 _ARGUMENT_PIECE = 12  # characters of tool-call arguments per streamed delta
-logger = logging.getLogger("shared_client.server")
+logger = logging.getLogger("indox_server")
 
 
 def chat_chunk(head: dict[str, Any], delta: dict[str, Any], finish: str | None = None,

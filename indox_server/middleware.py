@@ -25,7 +25,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 API_PREFIXES = ("/v1", "/openai/v1")  # the native API, and the OpenAI facade (same faults and limits)
-logger = logging.getLogger("shared_client.server")
+logger = logging.getLogger("indox_server")
 
 
 async def abort_connection(send: Send) -> bool:
