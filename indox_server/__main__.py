@@ -27,7 +27,8 @@ def missing_server_extra() -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m indox_server",
-        description="A local indoxRouter-compatible server with deterministic local models.")
+        description="A local indoxRouter-compatible server with deterministic local models, serving "
+                    "the API under http://HOST:PORT/api/v1; prints its origin http://HOST:PORT once ready.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--api-key", action="extend", nargs="+", dest="api_keys", metavar="KEY",
@@ -39,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="requests per minute per caller (default 100000)")
     parser.add_argument("--credits", type=float, default=DEFAULT_CREDITS, metavar="USD",
                         help=f"credits of each account (default {DEFAULT_CREDITS})")
+    parser.add_argument("--minimal", action="store_true",
+                        help="answer like a minimal server: no usage, no error type or request id, no embedding "
+                             "index, tool calls only in raw_response (the test switches can change it)")
     parser.add_argument("--log-level", default="warning", help="uvicorn's log level (default warning)")
     args = parser.parse_args(argv)
     if args.token_ttl <= 0 or args.rate_limit < 1:
@@ -49,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
               f"pip install \".[server]\" (or pip install \"indox-integrations[server]\")", file=sys.stderr)
         return 1
     config = ServerConfig(api_keys=tuple(args.api_keys or (DEFAULT_API_KEY,)), token_ttl=args.token_ttl,
-                          rate_limit=args.rate_limit, credits=args.credits)
+                          rate_limit=args.rate_limit, credits=args.credits, minimal=args.minimal)
 
     def announce(origin: str) -> None:
         print(origin, flush=True)
