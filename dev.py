@@ -79,7 +79,7 @@ def main(argv: list[str]) -> int:
     if job == "test":
         return run_tests(python, rest)
     if job == "server":
-        return _run(python, "-m", "shared_client.server", *rest)
+        return _run(python, "-m", "indox_server", *rest)
     return _run(python, ROOT / "demo" / "tour.py", *rest)
 
 

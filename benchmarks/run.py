@@ -33,9 +33,9 @@ from typing import Any
 
 import requests
 
+from indox_server import LocalServer
 from shared_client import Client
 from shared_client._sse import SSEDecoder
-from shared_client.server import LocalServer
 
 SIZES = {  # rounds, calls per round, embedding documents, stream answer words, threads x calls
     "tiny": {"rounds": 1, "calls": 3, "documents": 300, "words": 20, "threads": 4, "per_thread": 2, "imports": 1},

@@ -37,7 +37,7 @@ def connection() -> Iterator[tuple[str, str, str]]:
     if key and url:
         yield key, url, f"the service at {url}"
         return
-    from shared_client.server import LocalServer
+    from indox_server import LocalServer
 
     print("Starting the embedded local server ...", flush=True)
     with LocalServer() as server:

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared_client.server import LocalServer
+from indox_server import LocalServer
 
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[LocalServer]:
-    """One in-process local server for the whole run; its faults are cleared after each test."""
+    """One in-process local server for the whole run; after each test its faults are cleared and
+    minimal mode is switched off."""
     with LocalServer() as running:
         yield running
 
@@ -20,15 +21,17 @@ def server() -> Iterator[LocalServer]:
 def _no_leftover_faults(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "server" in request.fixturenames and not request.node.get_closest_marker("vcr"):
-        request.getfixturevalue("server").clear_faults()
+        running = request.getfixturevalue("server")
+        running.clear_faults()
+        running.set_minimal(False)
 
 
 @pytest.fixture
 def dead_url() -> str:
-    """A base URL where nothing listens: any request sent there fails on the network."""
+    """An origin (a base URL) where nothing listens: any request sent there fails on the network."""
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{port}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from shared_client.server import LocalServer
+from indox_server import LocalServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from indox_server import LocalServer
 from shared_client import Client
-from shared_client.server import LocalServer
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
+from indox_server import LocalServer
 from shared_client import AuthenticationError, Client
-from shared_client.server import LocalServer
 
 
 def paths(server: LocalServer) -> list[str]:

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from indox_server import LocalServer
 from shared_client import Client
-from shared_client.server import LocalServer
 
 
 def test_thirty_two_threads_share_one_pool(server: LocalServer, caplog: pytest.LogCaptureFixture) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from indox_server import LocalServer
 from shared_client import (
     APIError,
     AuthenticationError,
@@ -22,7 +23,6 @@ from shared_client import (
     RateLimitError,
     ValidationError,
 )
-from shared_client.server import LocalServer
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 MODEL = "openai/gpt-4o-mini"

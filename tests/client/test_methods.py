@@ -10,6 +10,7 @@ import pytest
 
 import indoxRouter
 import shared_client
+from indox_server import LocalServer
 from shared_client import (
     ChatMessage,
     ChatResponse,
@@ -21,7 +22,6 @@ from shared_client import (
     ModelInfo,
     Usage,
 )
-from shared_client.server import LocalServer
 
 CONTEXT = "Tea comes from China. Coffee comes from Ethiopia. Where does coffee come from?"
 

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from indox_server import LocalServer
 from shared_client import (
     Client,
     InvalidParametersError,
@@ -15,7 +16,6 @@ from shared_client import (
 )
 from shared_client._retry import backoff_delay, retry_delay
 from shared_client.exceptions import parse_retry_after
-from shared_client.server import LocalServer
 
 
 def calls_to(server: LocalServer, path: str) -> int:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from indox_server import LocalServer
 from shared_client import Client, IndoxRouterError, InsecureBaseURLWarning
-from shared_client.server import LocalServer
 
 SECRET = "sk-very-secret-key-123"
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from indox_server import LocalServer
 from shared_client import Client, NetworkError, ProviderError, StreamChunk
-from shared_client.server import LocalServer
 
 MODEL = "openai/gpt-4o-mini"
 LONG = [{"role": "user", "content": "Owls hunt at night in quiet forests far from towns. Larks sing at dawn. "

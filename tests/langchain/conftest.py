@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared_client.server import LocalServer
+from indox_server import LocalServer
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 
+from indox_server import LocalServer
 from langchain_indox import ChatIndox, IndoxImageTool
-from shared_client.server import LocalServer
 
 
 def run_agent(llm: ChatIndox, tools: list[IndoxImageTool], question: str) -> tuple[str, list[ToolMessage]]:

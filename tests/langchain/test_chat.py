@@ -13,10 +13,10 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from pydantic import BaseModel, Field
 
+from indox_server import LocalServer
 from langchain_indox import ChatIndox, IndoxImageTool
 from langchain_indox._convert import to_wire_messages
 from shared_client import AuthenticationError, Client, RateLimitError
-from shared_client.server import LocalServer
 
 from ..helpers import loop_ticks
 from .callbacks import Recorder
@@ -119,7 +119,7 @@ def test_message_conversion_covers_every_kind() -> None:
 
 
 def test_local_image_input_is_accepted(llm: ChatIndox) -> None:
-    from shared_client.server.engine.image import render_png
+    from indox_server.engine.image import render_png
 
     png = base64.b64encode(render_png("x", 8, 8)).decode()
     answer = llm.invoke([HumanMessage(content=[{"type": "text", "text": "Describe this."},

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from indox_server import LocalServer
 from langchain_indox import IndoxEmbeddings
-from shared_client.server import LocalServer
 
 
 def embed_requests(server: LocalServer) -> list[list[str]]:

@@ -8,9 +8,9 @@ import pytest
 from langchain_core.outputs import GenerationChunk
 from langchain_core.prompts import PromptTemplate
 
+from indox_server import LocalServer
 from langchain_indox import IndoxLLM
 from shared_client import AuthenticationError, ModelNotFoundError
-from shared_client.server import LocalServer
 
 from ..helpers import loop_ticks
 from .callbacks import Recorder

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from llama_index.core import Settings
 
+from indox_server import LocalServer
+from indox_server.engine.text import tokenize
 from llamaindex_indox import ChatIndox, IndoxEmbeddings
-from shared_client.server import LocalServer
-from shared_client.server.engine.text import tokenize
 
 
 @pytest.fixture

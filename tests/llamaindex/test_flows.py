@@ -19,8 +19,8 @@ from llama_index.core.schema import MetadataMode
 from llama_index.core.tools import FunctionTool
 from pydantic import BaseModel
 
+from indox_server import LocalServer
 from llamaindex_indox import ChatIndox, IndoxEmbeddings, IndoxImageToolSpec
-from shared_client.server import LocalServer
 
 from .conftest import server_tokens
 

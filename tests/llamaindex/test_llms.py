@@ -17,9 +17,9 @@ from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.rate_limiter import TokenBucketRateLimiter
 from llama_index.core.tools import FunctionTool
 
+from indox_server import LocalServer
 from llamaindex_indox import ChatIndox, IndoxLLM
 from shared_client import ModelNotAvailableError, ValidationError
-from shared_client.server import LocalServer
 
 from ..helpers import loop_ticks
 
@@ -147,7 +147,7 @@ def test_unknown_model_metadata_falls_back_loudly(server: LocalServer, caplog: p
 
 
 def test_messages_with_images_tool_calls_and_results(llm: ChatIndox, server: LocalServer) -> None:
-    from shared_client.server.engine.image import render_png
+    from indox_server.engine.image import render_png
 
     server.clear_journal()
     image = ChatMessage(role="user", blocks=[TextBlock(text="What is this?"), ImageBlock(image=render_png("x", 4, 4))])

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shared_client.server import LocalServer
+from indox_server import LocalServer
 
 from .helpers import CHAT_MODEL, RawAPI, assert_error, chunks
 

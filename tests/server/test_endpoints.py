@@ -11,7 +11,7 @@ from array import array
 import pytest
 import requests
 
-from shared_client.server import LocalServer
+from indox_server import LocalServer
 
 from .helpers import CHAT_MODEL, EMBED_MODEL, IMAGE_MODEL, RawAPI, assert_error, chunks
 
@@ -121,11 +121,12 @@ def test_embeddings_accept_2048_items_and_a_bare_string(api: RawAPI) -> None:
 
 def test_image_urls_serve_real_pngs_of_the_asked_size(api: RawAPI) -> None:
     body = api.post("/images/generations", {"model": IMAGE_MODEL, "prompt": "a red lighthouse",
-                                            "size": "320x200", "additional_params": {"n": 2}}).json()
+                                            "size": "320x200", "n": 2}).json()
     assert len(body["data"]) == 2 and body["usage"]["cost"] == pytest.approx(0.08)
     pngs = []
     for item in body["data"]:
         assert item["revised_prompt"] == "a red lighthouse"
+        assert item["url"].startswith(api.base + "/files/images/")
         fetched = requests.get(item["url"], timeout=10)  # public, like a signed CDN URL
         assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/png"
         assert png_size(fetched.content) == (320, 200)
@@ -133,19 +134,32 @@ def test_image_urls_serve_real_pngs_of_the_asked_size(api: RawAPI) -> None:
     assert pngs[0] != pngs[1]
 
 
-def test_image_b64_json(api: RawAPI) -> None:
-    body = api.post("/images/generations", {"model": IMAGE_MODEL, "prompt": "a blue cat", "size": "64x48",
-                                            "additional_params": {"response_format": "b64_json"}}).json()
-    (item,) = body["data"]
-    assert png_size(base64.b64decode(item["b64_json"])) == (64, 48)
+def test_image_b64_json_and_every_top_level_parameter(api: RawAPI) -> None:
+    body = api.post("/images/generations", {
+        "model": IMAGE_MODEL, "prompt": "a blue cat", "size": "64x48", "n": 3, "response_format": "b64_json",
+        "quality": "hd", "style": "natural", "user": "u-1", "seed": 7, "negative_prompt": "dogs",
+        "byok_api_key": None, "additional_params": {"background": "transparent"}}).json()
+    assert len(body["data"]) == 3
+    assert all(png_size(base64.b64decode(item["b64_json"])) == (64, 48) for item in body["data"])
+    assert body["usage"]["cost"] == pytest.approx(0.12)
+
+
+def test_image_without_size_is_1024_square_and_ignores_fields_it_does_not_know(api: RawAPI) -> None:
+    # The official client leaves size out unless asked, and may send provider-specific fields
+    body = api.post("/images/generations", {"model": IMAGE_MODEL, "prompt": "a blue cat",
+                                            "response_format": "b64_json", "guidance_scale": 3.5}).json()
+    assert png_size(base64.b64decode(body["data"][0]["b64_json"])) == (1024, 1024)
 
 
 @pytest.mark.parametrize(("body", "status", "error_type"), [
     ({"model": IMAGE_MODEL, "prompt": "x", "size": "big"}, 400, "invalid_parameters"),
     ({"model": IMAGE_MODEL, "prompt": "x", "size": "0x10"}, 400, "invalid_parameters"),
-    ({"model": IMAGE_MODEL, "prompt": "x", "additional_params": {"n": 11}}, 400, "invalid_parameters"),
-    ({"model": IMAGE_MODEL, "prompt": "x", "additional_params": {"response_format": "gif"}},
-     400, "invalid_parameters"),
+    ({"model": IMAGE_MODEL, "prompt": "x", "n": 11}, 400, "invalid_parameters"),
+    ({"model": IMAGE_MODEL, "prompt": "x", "n": 0}, 400, "invalid_parameters"),
+    ({"model": IMAGE_MODEL, "prompt": "x", "n": "2"}, 422, "validation_error"),
+    ({"model": IMAGE_MODEL, "prompt": "x", "response_format": "gif"}, 400, "invalid_parameters"),
+    ({"model": IMAGE_MODEL, "prompt": "x", "seed": "seven"}, 422, "validation_error"),
+    ({"model": IMAGE_MODEL, "prompt": "x", "byok_api_key": 5}, 422, "validation_error"),
     ({"model": IMAGE_MODEL}, 422, "validation_error"),
     ({"model": CHAT_MODEL, "prompt": "x"}, 400, "invalid_parameters"),
 ])
@@ -154,30 +168,34 @@ def test_bad_image_requests(api: RawAPI, body: dict, status: int, error_type: st
 
 
 def test_unknown_image_file_is_404(server: LocalServer) -> None:
-    assert_error(requests.get(f"{server.base_url}/files/images/nothing.png", timeout=10), 404, "not_found")
+    assert_error(requests.get(f"{server.api_root}/files/images/nothing.png", timeout=10), 404, "not_found")
 
 
 # --- catalogue ------------------------------------------------------------------------------
 
 
-def test_providers(api: RawAPI) -> None:
-    providers = {p["id"]: p for p in api.get("/providers").json()}
-    assert {"openai", "anthropic"} <= set(providers)
-    assert set(providers["openai"]) == {"id", "name", "description", "capabilities"}
-    assert providers["openai"]["capabilities"] == ["chat", "completion", "embedding", "image"]
-
-
-def test_models_listing_filter_and_shape(api: RawAPI) -> None:
-    everything = api.get("/models").json()
-    assert {entry["id"] for entry in everything} >= {"openai", "anthropic"}
-    (openai,) = api.get("/models", params={"provider": "openai"}).json()
+def test_models_lists_providers_each_with_its_models(api: RawAPI) -> None:
+    providers = {p["id"]: p for p in api.get("/models").json()}
+    assert {"openai", "anthropic", "huggingface", "local"} <= set(providers)
+    openai = providers["openai"]
+    assert set(openai) == {"name", "id", "display_name", "description", "models"}
+    assert openai["name"] == openai["id"] == "openai" and openai["display_name"] == "OpenAI"
     model = next(m for m in openai["models"] if m["id"] == "gpt-4o-mini")
     assert set(model) >= {"id", "name", "provider", "type", "description", "input_price_per_1k_tokens",
                           "output_price_per_1k_tokens", "context_window", "max_output_tokens",
-                          "capabilities", "recommended", "commercial", "pricey"}
+                          "capabilities", "recommended", "commercial", "pricey", "deterministic"}
     assert model["deterministic"] is True and "stand-in" in model["description"]
     assert set(model["capabilities"]) <= {"streaming", "tools", "json_mode", "vision", "completion", "dimensions"}
-    assert_error(api.get("/models", params={"provider": "nobody"}), 404, "provider_not_found")
+    assert {m["type"] for p in providers.values() for m in p["models"]} == {"chat", "completion", "embedding",
+                                                                            "image"}
+
+
+def test_one_provider(api: RawAPI) -> None:
+    anthropic = api.get("/models/anthropic").json()
+    assert anthropic["id"] == anthropic["name"] == "anthropic"
+    assert {m["id"] for m in anthropic["models"]} == {"claude-3-haiku", "claude-3-5-sonnet"}
+    body = assert_error(api.get("/models/nobody"), 404, "provider_not_found")
+    assert "nobody" in body["detail"]
 
 
 def test_model_info_including_ids_with_slashes(api: RawAPI) -> None:
@@ -185,8 +203,17 @@ def test_model_info_including_ids_with_slashes(api: RawAPI) -> None:
     assert info["type"] == "embedding" and "dimensions" in info["capabilities"]
     slashed = api.get("/models/huggingface/meta-llama/Llama-3.1-8B-Instruct").json()
     assert slashed["id"] == "meta-llama/Llama-3.1-8B-Instruct"
-    assert_error(api.get("/models/openai/gpt-9"), 404, "model_not_found")
-    assert_error(api.get("/models/nobody/gpt"), 404, "provider_not_found")
+    missing = assert_error(api.get("/models/openai/gpt-9"), 404, "model_not_found")
+    # worded for the official client's rules: the model named, the word "provider" nowhere
+    assert "gpt-9" in missing["detail"] and "provider" not in missing["detail"].lower()
+    assert "nobody" in assert_error(api.get("/models/nobody/gpt"), 404, "provider_not_found")["detail"]
+
+
+def test_unknown_model_and_provider_in_a_request_are_worded_the_same(api: RawAPI) -> None:
+    missing = assert_error(api.chat("Hi", model="openai/gpt-9"), 404, "model_not_found")
+    assert "openai/gpt-9" in missing["detail"] and "provider" not in missing["detail"].lower()
+    nobody = assert_error(api.chat("Hi", model="nobody/gpt"), 404, "provider_not_found")
+    assert "provider" in nobody["detail"].lower() and "nobody" in nobody["detail"]
 
 
 # --- account --------------------------------------------------------------------------------
@@ -208,8 +235,8 @@ def test_usage_counts_what_was_served(server: LocalServer) -> None:
     assert set(chat_model) == {"requests", "tokens", "cost"} and chat_model["requests"] >= 1
 
 
-def test_user_info(api: RawAPI) -> None:
-    info = api.get("/user/info").json()
+def test_user(api: RawAPI) -> None:
+    info = api.get("/user").json()
     assert set(info) == {"id", "email", "name", "plan", "credits"}
     assert isinstance(info["credits"], float)
 
@@ -217,3 +244,25 @@ def test_user_info(api: RawAPI) -> None:
 def test_no_credits_is_402() -> None:
     with LocalServer(credits=0.0) as broke:
         assert_error(RawAPI(broke).chat("Hello"), 402, "insufficient_credits")
+
+
+ENVELOPE = {"request_id", "created_at", "duration_ms", "provider", "model", "success", "message", "data",
+            "usage", "raw_response"}
+
+
+@pytest.mark.parametrize(("path", "body", "extra"), [
+    ("/chat/completions", {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "Hi"}]},
+     {"finish_reason", "tool_calls"}),
+    ("/completions", {"model": CHAT_MODEL, "prompt": "Hi"}, {"finish_reason", "tool_calls"}),
+    ("/embeddings", {"model": EMBED_MODEL, "text": ["Hi"]}, {"dimensions"}),
+    ("/images/generations", {"model": IMAGE_MODEL, "prompt": "Hi", "size": "8x8"}, set()),
+])
+def test_every_success_answer_has_the_whole_envelope(api: RawAPI, path: str, body: dict, extra: set) -> None:
+    response = api.post(path, {**body, "byok_api_key": "sk-own-provider-key", "additional_params": {}})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert set(answer) == ENVELOPE | extra
+    assert answer["request_id"] == response.headers["X-Request-ID"] and answer["success"] is True
+    assert set(answer["usage"]) == {"tokens_prompt", "tokens_completion", "tokens_total", "cost", "latency",
+                                    "timestamp"}
+    assert answer["provider"] == "openai" and "/" not in answer["model"]

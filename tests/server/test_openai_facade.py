@@ -9,8 +9,8 @@ from array import array
 import pytest
 import requests
 
+from indox_server import LocalServer
 from shared_client._sse import SSEDecoder
-from shared_client.server import LocalServer
 
 QUESTION = "Owls hunt at night. Larks sing at dawn. When do owls hunt?"
 
@@ -99,7 +99,8 @@ def test_errors_in_openai_form(facade: tuple[str, dict[str, str]], server: Local
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "model_not_found"
     refused = requests.get(f"{base}/models", headers={"Authorization": "Bearer wrong"}, timeout=10)
     assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
-    tokens = requests.post(f"{server.base_url}/auth/token", json={"api_key": server.api_key}, timeout=10).json()
+    tokens = requests.post(f"{server.api_root}/auth/api-key", headers={"X-API-Key": server.api_key},
+                           timeout=10).json()
     with_token = requests.get(f"{base}/models", timeout=10,
                               headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert with_token.status_code == 200

@@ -8,10 +8,10 @@ import time
 import pytest
 import requests
 
+from indox_server import LocalServer
 from shared_client._sse import SSEDecoder
-from shared_client.server import LocalServer
 
-from .helpers import CHAT_MODEL, EMBED_MODEL, RawAPI, assert_error, chunks
+from .helpers import CHAT_MODEL, EMBED_MODEL, RawAPI, assert_error, chunks, login, switch
 
 STREAM_BODY = {"model": CHAT_MODEL, "messages": [{"role": "user", "content":
                "Owls hunt at night. Larks sing at dawn. When do owls hunt?"}]}
@@ -23,7 +23,7 @@ def api(server: LocalServer) -> RawAPI:
 
 
 def test_every_answer_has_request_id_and_rate_limit_headers(api: RawAPI) -> None:
-    for response in (api.get("/providers"), api.chat("Hi"), api.get("/models/openai/none"),
+    for response in (api.get("/models"), api.chat("Hi"), api.get("/models/openai/none"),
                      api.post("/chat/completions", {})):
         assert response.headers["X-Request-ID"].startswith("req_")
         limit = int(response.headers["X-RateLimit-Limit"])
@@ -37,8 +37,9 @@ def test_unknown_route_and_wrong_method(api: RawAPI) -> None:
 
 
 def test_trailing_slash_is_the_same_path(api: RawAPI) -> None:
-    response = api.get("/providers/", allow_redirects=False)
+    response = api.get("/models/", allow_redirects=False)
     assert response.status_code == 200 and isinstance(response.json(), list)
+    assert api.get("/models/openai/", allow_redirects=False).json()["id"] == "openai"
 
 
 def test_body_that_is_not_an_object(api: RawAPI) -> None:
@@ -65,8 +66,7 @@ def test_deeply_nested_json_is_400_and_the_server_keeps_serving(server: LocalSer
                            headers={"Authorization": f"Bearer {server.api_key}",
                                     "Content-Type": "application/json"})
     assert facade.status_code == 400 and facade.json()["error"]["type"] == "invalid_parameters"
-    switch = requests.post(f"{server.root_url}/_local/faults", data=body, timeout=10)
-    assert switch.status_code == 400
+    assert switch(server, "POST", "/faults", data=body).status_code == 400
     assert api.chat("Owls hunt at night. When do owls hunt?").json()["data"] == "Owls hunt at night."
 
 
@@ -81,9 +81,9 @@ def test_deeply_nested_tool_schema_in_a_react_prompt_is_no_500(api: RawAPI) -> N
 def test_rate_limit_answers_429_with_retry_after() -> None:
     with LocalServer(rate_limit=3) as limited:
         api = RawAPI(limited)  # counted against the address; the account has its own window
-        remaining = [int(api.get("/user/info").headers["X-RateLimit-Remaining"]) for _ in range(3)]
+        remaining = [int(api.get("/user").headers["X-RateLimit-Remaining"]) for _ in range(3)]
         assert remaining == [2, 1, 0]
-        refused = api.get("/user/info")
+        refused = api.get("/user")
         assert_error(refused, 429, "rate_limit_exceeded")
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
 
@@ -103,49 +103,51 @@ def test_respond_fault_answers_n_times_then_stops(server: LocalServer, api: RawA
 
 
 def test_respond_fault_with_custom_body_and_html(server: LocalServer, api: RawAPI) -> None:
-    server.inject_fault("respond", path="/providers", status=502, body="<html>Bad gateway</html>")
-    html = api.get("/providers")
+    server.inject_fault("respond", path="/models", status=502, body="<html>Bad gateway</html>")
+    html = api.get("/models")
     assert html.status_code == 502 and html.text == "<html>Bad gateway</html>"
     assert html.headers["content-type"].startswith("text/html")
-    server.inject_fault("respond", path="/providers", status=200, body={"odd": True})
-    assert api.get("/providers").json() == {"odd": True}
+    server.inject_fault("respond", path="/models", status=200, body={"odd": True})
+    assert api.get("/models").json() == {"odd": True}
 
 
 def test_fault_matches_path_and_method_only(server: LocalServer, api: RawAPI) -> None:
     server.inject_fault("respond", path="/embeddings", status=500)
     server.inject_fault("respond", path="*", method="GET", status=429, error_type="rate_limit_exceeded")
     assert api.chat("Hi").status_code == 200
-    assert_error(api.get("/providers"), 429, "rate_limit_exceeded")
+    assert_error(api.get("/models"), 429, "rate_limit_exceeded")
     assert_error(api.post("/embeddings", {"model": EMBED_MODEL, "text": ["a"]}), 500, "internal_error")
 
 
-def test_faults_apply_before_auth(server: LocalServer) -> None:
-    server.inject_fault("respond", path="/auth/token", status=500)
-    response = requests.post(f"{server.base_url}/auth/token", json={"api_key": server.api_key}, timeout=10)
-    assert_error(response, 500, "internal_error")
+def test_faults_apply_before_auth_and_to_the_login(server: LocalServer) -> None:
+    server.inject_fault("respond", path="/auth/api-key", status=500)
+    assert_error(login(server), 500, "internal_error")
+    server.inject_fault("respond", path="/auth/api-key", status=401, error_type="authentication_error")
+    assert_error(login(server), 401, "authentication_error")
+    assert login(server).status_code == 200
 
 
 def test_drop_fault_closes_the_connection(server: LocalServer, api: RawAPI) -> None:
-    server.inject_fault("drop", path="/providers")
+    server.inject_fault("drop", path="/models")
     with pytest.raises(requests.ConnectionError):
-        requests.get(f"{server.base_url}/providers", timeout=10, headers=api.session.headers)
-    assert api.get("/providers").status_code == 200
+        requests.get(f"{api.base}/models", timeout=10, cookies=api.session.cookies)
+    assert api.get("/models").status_code == 200
 
 
 def test_delay_fault(server: LocalServer, api: RawAPI) -> None:
-    server.inject_fault("delay", path="/user/info", delay=0.4)
+    server.inject_fault("delay", path="/user", delay=0.4)
     started = time.perf_counter()
-    assert api.get("/user/info").status_code == 200
+    assert api.get("/user").status_code == 200
     assert time.perf_counter() - started >= 0.4
     with pytest.raises(requests.Timeout):
-        server.inject_fault("delay", path="/user/info", delay=1.0)
-        requests.get(f"{server.base_url}/user/info", headers=api.session.headers, timeout=0.3)
+        server.inject_fault("delay", path="/user", delay=1.0)
+        requests.get(f"{api.base}/user", cookies=api.session.cookies, timeout=0.3)
 
 
 def test_bad_fault_specs_are_refused(server: LocalServer) -> None:
     for spec in ({"kind": "explode"}, {"kind": "respond", "count": 0}, {"kind": "respond", "stauts": 500},
                  {"kind": "respond", "status": "500"}):
-        response = requests.post(f"{server.root_url}/_local/faults", json=spec, timeout=10)
+        response = switch(server, "POST", "/faults", json=spec)
         assert response.status_code in (400, 422)
 
 

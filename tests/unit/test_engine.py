@@ -8,9 +8,9 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared_client.server.engine.embedding import embed
-from shared_client.server.engine.text import apply_limits, extractive_answer, tokenize
-from shared_client.server.engine.tools import choose_tool_calls, fill_schema
+from indox_server.engine.embedding import embed
+from indox_server.engine.text import apply_limits, extractive_answer, tokenize
+from indox_server.engine.tools import choose_tool_calls, fill_schema
 
 
 @given(st.text())
@@ -71,7 +71,7 @@ def test_embedding_is_unit_length_and_stable() -> None:
 
 
 def test_react_format_replies() -> None:
-    from shared_client.server.engine.react import react_reply
+    from indox_server.engine.react import react_reply
 
     system = ('Answer using tools.\n> Tool Name: add\nTool Description: Add two integers.\n'
               'Tool Args: {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, '

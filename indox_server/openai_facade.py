@@ -42,7 +42,7 @@ _NAMED = ("model", "messages", "prompt", "temperature", "max_tokens", "max_compl
           "stream_options", "n")
 
 
-def _openai_error(error: ServerError, request_id: str) -> Response:
+def _openai_error(error: ServerError, request: Request) -> Response:
     body = {"error": {"message": error.detail, "type": error.error_type, "param": None, "code": error.error_type}}
     return JSONResponse(body, status_code=error.status, headers=error.headers)
 
@@ -179,9 +179,9 @@ async def embeddings(request: Request) -> Response:
 async def images(request: Request) -> Response:
     account = authenticate(request, api_key_ok=True)
     body = await json_body(request)
-    extra = {k: body[k] for k in ("n", "response_format", "quality", "style") if body.get(k) is not None}
-    wanted = parse_image({"model": _model_id(request, body.get("model") or "dall-e-2"), "prompt": body.get("prompt"),
-                          "size": body.get("size"), "additional_params": extra})
+    named = {k: body[k] for k in ("size", "n", "response_format", "quality", "style") if body.get(k) is not None}
+    wanted = parse_image({**named, "model": _model_id(request, body.get("model") or "dall-e-2"),
+                          "prompt": body.get("prompt")})
     done = run_images(request, account, wanted)
     return JSONResponse({"created": int(time.time()), "data": done.items})
 

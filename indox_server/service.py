@@ -19,8 +19,8 @@ from .engine.chat import Generation
 from .engine.embedding import embed, to_base64
 from .engine.image import render_png
 from .engine.text import count_tokens
-from .errors import ServerError, invalid, unauthenticated
-from .middleware import bearer_token
+from .errors import ServerError, invalid, not_logged_in, unauthenticated
+from .middleware import API_ROOT, bearer_token, credentials
 from .parsing import EmbeddingRequest, ImageRequest, parse_json_object
 from .state import ServerState
 
@@ -30,18 +30,33 @@ def state_of(request: Request) -> ServerState:
 
 
 def authenticate(request: Request, *, api_key_ok: bool = False) -> Account:
-    """The account behind the bearer token (or, where ``api_key_ok``, the API key itself)."""
-    token = bearer_token(request.scope)
-    if token is None:
-        raise unauthenticated("Missing bearer token: send 'Authorization: Bearer <access_token>'.")
+    """The account of the request's session: its bearer token or its ``access_token`` cookie.
+
+    Either one that is a live session will do. With ``api_key_ok`` (the OpenAI
+    facade) the bearer may also be the API key itself.
+    """
     state = state_of(request)
-    account_id = state.tokens.account_of(token)
-    if account_id is None and api_key_ok:
-        account = state.account_for_key(token)
-        account_id = account.id if account is not None else None
-    if account_id is None:
-        raise unauthenticated("The access token is unknown or expired.")
-    return state.accounts[account_id]
+    if api_key_ok:
+        token = bearer_token(request.scope)
+        owner = state.account_for_key(token) if token else None
+        if owner is not None:
+            return owner
+    presented = credentials(request.scope)
+    if not presented:
+        raise not_logged_in("Not logged in: log in at /api/v1/auth/api-key, then send the access_token "
+                            "cookie or 'Authorization: Bearer <access_token>'.")
+    refusal: ServerError | None = None
+    for token in presented:
+        try:
+            account = state.accounts.get(state.sessions.account_of(token))
+        except ServerError as error:
+            refusal = refusal or error
+            continue
+        if account is not None:
+            return account
+        refusal = refusal or unauthenticated("The session belongs to no account of this server.")
+    assert refusal is not None
+    raise refusal
 
 
 def require_credits(account: Account) -> None:
@@ -125,7 +140,7 @@ def run_images(request: Request, account: Account, wanted: ImageRequest) -> Draw
     if tokens > model.context_window:
         raise invalid(f"The prompt has {tokens} tokens, above the {model.context_window} of {model.full_id}.")
     items = []
-    origin = str(request.base_url).rstrip("/")
+    origin = f"{request.url.scheme}://{request.url.netloc}"
     for index in range(wanted.n):
         png = render_png(wanted.prompt, wanted.width, wanted.height, index)
         if wanted.b64:
@@ -133,7 +148,7 @@ def run_images(request: Request, account: Account, wanted: ImageRequest) -> Draw
         else:
             image_id = secrets.token_urlsafe(16)
             state.images.put(image_id, png)
-            item = {"url": f"{origin}/v1/files/images/{image_id}.png"}
+            item = {"url": f"{origin}{API_ROOT}/files/images/{image_id}.png"}
         items.append({**item, "revised_prompt": wanted.prompt})
     cost = wanted.n * (model.price_per_image or 0.0)
     account.record(model.full_id, tokens, cost)

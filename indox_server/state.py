@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
-from .accounts import DEFAULT_API_KEY, DEFAULT_CREDITS, Account, RateLimiter, TokenStore
-from .catalogue import Catalogue, Model
+from .accounts import DEFAULT_API_KEY, DEFAULT_CREDITS, Account, RateLimiter
+from .catalogue import Catalogue, Model, Provider
 from .errors import ServerError, invalid
 from .faults import FaultBoard
+from .journal import Journal
 from .parsing import split_model
+from .sessions import SessionStore
 
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 _KIND_NAMES = {"chat": "chat", "completion": "text completion", "embedding": "embedding",
                "image": "image generation"}
 
@@ -25,6 +24,7 @@ class ServerConfig:
     rate_limit: int = 100_000
     rate_window: float = 60.0
     credits: float = DEFAULT_CREDITS
+    minimal: bool = False  # answer like a minimal real server (see ``responses``); switchable at run time
 
 
 class ImageStore:
@@ -43,33 +43,6 @@ class ImageStore:
         return self._images.get(image_id)
 
 
-class Journal:
-    """The last requests received under ``/v1``, so tests can see exactly what a client sent.
-
-    Bodies are kept up to ``body_limit`` bytes each, so a long benchmark run stays small.
-    """
-
-    def __init__(self, capacity: int = 1000, body_limit: int = 256 * 1024) -> None:
-        self._entries: deque[tuple[dict[str, Any], bytearray]] = deque(maxlen=capacity)
-        self.body_limit = body_limit
-
-    def record(self, scope: MutableMapping[str, Any], body: bytes) -> None:
-        entry: dict[str, Any] = {
-            "method": scope["method"], "path": scope["path"],
-            "query": scope.get("query_string", b"").decode("latin-1"),
-            "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope.get("headers", [])],
-        }
-        self._entries.append((entry, bytearray(body[: self.body_limit])))
-
-    def entries(self) -> list[dict[str, Any]]:
-        """Oldest first, each body decoded whole (pieces of a body may split a character)."""
-        return [{**entry, "body": body.decode("utf-8", "replace"), "body_truncated": len(body) >= self.body_limit}
-                for entry, body in self._entries]
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-
 class ServerState:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
@@ -79,7 +52,8 @@ class ServerState:
             account = Account(id=f"user_{number}", api_key=key, credits=config.credits)
             self.accounts[account.id] = account
         self._by_key = {a.api_key: a for a in self.accounts.values()}
-        self.tokens = TokenStore(config.token_ttl)
+        self.sessions = SessionStore(config.token_ttl)
+        self.minimal = config.minimal
         self.limiter = RateLimiter(config.rate_limit, config.rate_window)
         self.faults = FaultBoard()
         self.images = ImageStore()
@@ -88,15 +62,26 @@ class ServerState:
     def account_for_key(self, api_key: str) -> Account | None:
         return self._by_key.get(api_key)
 
+    def provider(self, provider_id: str) -> Provider:
+        found = self.catalogue.providers.get(provider_id)
+        if found is None:
+            raise ServerError("provider_not_found", f"Provider '{provider_id}' was not found.")
+        return found
+
     def resolve_model(self, model: str, endpoint_type: str) -> Model:
         """The catalogue model behind ``provider/model``, if it serves this endpoint."""
         provider, name = split_model(model)
-        if provider not in self.catalogue.providers:
-            raise ServerError("provider_not_found", f"Provider '{provider}' is not available.")
+        self.provider(provider)
         found = self.catalogue.models.get(f"{provider}/{name}")
         if found is None:
-            raise ServerError("model_not_found", f"Model '{name}' of provider '{provider}' is not available.")
+            raise model_not_found(f"{provider}/{name}")
         if not found.serves(endpoint_type):
             raise invalid(f"Model '{model}' is a {_KIND_NAMES[found.type]} model and does not serve "
                           f"{_KIND_NAMES[endpoint_type]} requests.")
         return found
+
+
+def model_not_found(model_id: str) -> ServerError:
+    # Worded for the official client's rules (PROTOCOL.md section 9): it names the model and never
+    # says "provider", a word that would make that client raise ProviderNotFoundError instead.
+    return ServerError("model_not_found", f"Model '{model_id}' was not found.")

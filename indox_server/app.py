@@ -1,24 +1,28 @@
-"""The local server's routes: PROTOCOL.md endpoints under ``/v1``, test switches under ``/_local``."""
+"""The local server's routes: PROTOCOL.md version 2 under ``/api/v1``, test switches under ``/_local``.
+
+Version 1's paths (``/v1/...``) are gone: they answer the 404 of any unknown path.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from . import openai_facade
 from .accounts import Account
-from .catalogue import CHAT, COMPLETION, Model
+from .catalogue import CHAT, COMPLETION, Model, Provider
 from .engine.chat import Generation, generate_chat, generate_completion
-from .errors import ServerError
+from .errors import ServerError, invalid
 from .faults import fault_from_json
-from .middleware import ProtocolMiddleware
+from .middleware import API_ROOT, SESSION_COOKIE, SWITCHES, ProtocolMiddleware
 from .parsing import (
     Fields,
     parse_chat,
@@ -39,7 +43,7 @@ from .service import (
     run_images,
     state_of,
 )
-from .state import ServerConfig, ServerState
+from .state import ServerConfig, ServerState, model_not_found
 from .streams import chat_chunk, completion_chunk, sse_response, tool_call_deltas
 
 endpoint = answering_errors(error_response)  # the protocol's error body
@@ -48,24 +52,41 @@ endpoint = answering_errors(error_response)  # the protocol's error body
 # --- auth -----------------------------------------------------------------------------------
 
 
+def _logged_in(request: Request, account: Account) -> Response:
+    """A login's answer: the session in the body and in the ``access_token`` cookie."""
+    session = state_of(request).sessions.issue(account.id)
+    cookie = (f"{SESSION_COOKIE}={session.access_token}; HttpOnly; Max-Age={session.expires_in}; Path=/; "
+              f"SameSite=Lax{'; Secure' if request.url.scheme == 'https' else ''}")
+    return JSONResponse(session.body(), headers={"Set-Cookie": cookie})
+
+
 @endpoint
-async def auth_token(request: Request) -> Response:
-    body = Fields(await json_body(request))
-    api_key = body.string("api_key", required=True)
-    account = state_of(request).account_for_key(api_key or "")
+async def login_api_key(request: Request) -> Response:
+    """``POST /auth/api-key`` with the header ``X-API-Key`` and no body."""
+    key = request.headers.get("x-api-key", "").strip()
+    if not key:
+        raise ServerError("authentication_error", "Missing the header 'X-API-Key: <your API key>'.")
+    account = state_of(request).account_for_key(key)
     if account is None:
         raise ServerError("authentication_error", "The API key is not valid.")
-    return JSONResponse(state_of(request).tokens.issue(account.id))
+    return _logged_in(request, account)
 
 
 @endpoint
-async def auth_refresh(request: Request) -> Response:
-    body = Fields(await json_body(request))
-    token = body.string("refresh_token", required=True)
-    account_id = state_of(request).tokens.redeem_refresh(token or "")
-    if account_id is None:
-        raise ServerError("authentication_error", "The refresh token is unknown, used or expired.")
-    return JSONResponse(state_of(request).tokens.issue(account_id))
+async def login_form(request: Request) -> Response:
+    """``POST /auth/token``, the older form login: the key in ``password`` (and usually ``username``)."""
+    try:
+        form = parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise invalid("The form body is not UTF-8.") from None
+    password = (form.get("password") or [""])[0]
+    if not password:
+        raise ServerError("validation_error", "Field 'password' is required: send the form body "
+                                              "username=<API key>&password=<API key>.")
+    account = state_of(request).account_for_key(password)
+    if account is None:
+        raise ServerError("authentication_error", "The API key is not valid.")
+    return _logged_in(request, account)
 
 
 # --- generation -----------------------------------------------------------------------------
@@ -73,7 +94,8 @@ async def auth_refresh(request: Request) -> Response:
 
 def _generation_events(request: Request, account: Account, model: Model, generation: Generation,
                        started: float, chat: bool) -> Callable[[], Iterator[dict[str, Any]]]:
-    head = {"request_id": request.state.request_id, "provider": model.provider, "model": model.id}
+    head = None if request.state.minimal else {
+        "request_id": request.state.request_id, "provider": model.provider, "model": model.id}
 
     def events() -> Iterator[dict[str, Any]]:
         if chat:
@@ -117,7 +139,7 @@ async def chat_completions(request: Request) -> Response:
            "model": model.id, "choices": [{"index": 0, "message": message,
                                            "finish_reason": generation.finish_reason}],
            "usage": openai_usage(generation)}
-    return JSONResponse(envelope(request.state.request_id, started, model.provider, model.id,
+    return JSONResponse(envelope(request, started, model.provider, model.id,
                                  generation.text, usage, raw, finish_reason=generation.finish_reason,
                                  tool_calls=generation.tool_calls or None))
 
@@ -139,7 +161,7 @@ async def completions(request: Request) -> Response:
            "model": model.id, "choices": [{"index": 0, "text": generation.text,
                                            "finish_reason": generation.finish_reason}],
            "usage": openai_usage(generation)}
-    return JSONResponse(envelope(request.state.request_id, started, model.provider, model.id,
+    return JSONResponse(envelope(request, started, model.provider, model.id,
                                  generation.text, usage, raw, finish_reason=generation.finish_reason,
                                  tool_calls=None))
 
@@ -151,8 +173,10 @@ async def embeddings(request: Request) -> Response:
     done = run_embeddings(request, account, parse_embeddings(await json_body(request)))
     raw = {"object": "list", "model": done.model.id,
            "usage": {"prompt_tokens": done.tokens, "total_tokens": done.tokens}}
-    return JSONResponse(envelope(request.state.request_id, started, done.model.provider, done.model.id,
-                                 done.items, usage_body(done.tokens, 0, done.cost, started), raw,
+    # Minimal: no ``index``, the items in the order the server has them (input order, unless reordered)
+    items = [{"embedding": item["embedding"]} for item in done.items] if request.state.minimal else done.items
+    return JSONResponse(envelope(request, started, done.model.provider, done.model.id,
+                                 items, usage_body(done.tokens, 0, done.cost, started), raw,
                                  dimensions=done.dimensions))
 
 
@@ -162,52 +186,51 @@ async def images(request: Request) -> Response:
     account = authenticate(request)
     done = run_images(request, account, parse_image(await json_body(request)))
     raw = {"created": int(time.time()), "data": [{"revised_prompt": i["revised_prompt"]} for i in done.items]}
-    return JSONResponse(envelope(request.state.request_id, started, done.model.provider, done.model.id,
+    return JSONResponse(envelope(request, started, done.model.provider, done.model.id,
                                  done.items, usage_body(done.tokens, 0, done.cost, started), raw))
 
 
 async def image_file(request: Request) -> Response:
     png = state_of(request).images.get(request.path_params["image_id"])
     if png is None:
-        return error_response(ServerError("not_found", "No such image (images are kept for a while)."),
-                              request.state.request_id)
+        return error_response(ServerError("not_found", "No such image (images are kept for a while)."), request)
     return Response(png, media_type="image/png")
 
 
 # --- catalogue and account ------------------------------------------------------------------
 
 
-@endpoint
-async def providers(request: Request) -> Response:
-    authenticate(request)
+def _provider_body(request: Request, provider: Provider) -> dict[str, Any]:
     catalogue = state_of(request).catalogue
-    return JSONResponse([{"id": p.id, "name": p.name, "description": p.description,
-                          "capabilities": catalogue.provider_capabilities(p.id)}
-                         for p in catalogue.providers.values()])
+    models = [m.to_wire() for m in catalogue.models_of(provider.id)]
+    if request.state.minimal:  # a minimal server: the id only as ``name``, as the official client reads it
+        return {"name": provider.id, "description": provider.description, "models": models}
+    return {"name": provider.id, "id": provider.id, "display_name": provider.name,
+            "description": provider.description, "models": models}
 
 
 @endpoint
 async def models(request: Request) -> Response:
     authenticate(request)
-    catalogue = state_of(request).catalogue
-    wanted = request.query_params.get("provider")
-    if wanted is not None and wanted not in catalogue.providers:
-        raise ServerError("provider_not_found", f"Provider '{wanted}' is not available.")
-    chosen = [p for p in catalogue.providers.values() if wanted in (None, p.id)]
-    return JSONResponse([{"id": p.id, "name": p.name,
-                          "models": [m.to_wire() for m in catalogue.models_of(p.id)]} for p in chosen])
+    providers = state_of(request).catalogue.providers.values()
+    return JSONResponse([_provider_body(request, p) for p in providers])
+
+
+@endpoint
+async def provider_models(request: Request) -> Response:
+    authenticate(request)
+    provider = state_of(request).provider(request.path_params["provider"])
+    return JSONResponse(_provider_body(request, provider))
 
 
 @endpoint
 async def model_info(request: Request) -> Response:
     authenticate(request)
-    catalogue = state_of(request).catalogue
-    provider, name = request.path_params["provider"], request.path_params["model"]
-    if provider not in catalogue.providers:
-        raise ServerError("provider_not_found", f"Provider '{provider}' is not available.")
-    found = catalogue.models.get(f"{provider}/{name}")
+    state = state_of(request)
+    provider = state.provider(request.path_params["provider"])
+    found = state.catalogue.models.get(f"{provider.id}/{request.path_params['model']}")
     if found is None:
-        raise ServerError("model_not_found", f"Model '{name}' of provider '{provider}' is not available.")
+        raise model_not_found(f"{provider.id}/{request.path_params['model']}")
     return JSONResponse(found.to_wire())
 
 
@@ -249,10 +272,16 @@ async def journal(request: Request) -> Response:
 
 @endpoint
 async def expire_tokens(request: Request) -> Response:
-    raw = await request.body()
-    body = Fields(parse_json_object(raw) if raw.strip() else {})
-    state_of(request).tokens.expire_all(include_refresh=body.boolean("refresh"))
+    state_of(request).sessions.expire_all()
     return JSONResponse({"expired": True})
+
+
+@endpoint
+async def minimal_mode(request: Request) -> Response:
+    state = state_of(request)
+    if request.method == "POST":
+        state.minimal = Fields(parse_json_object(await request.body())).boolean("minimal", default=True)
+    return JSONResponse({"minimal": state.minimal})
 
 
 # --- wiring ---------------------------------------------------------------------------------
@@ -263,35 +292,40 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     error_type = {404: "not_found", 405: "method_not_allowed"}.get(status, "internal_error")
     detail = f"No route for {request.method} {request.url.path}." if status == 404 else str(
         getattr(exc, "detail", "Request failed."))
-    response = error_response(ServerError(error_type, detail, status=status), request.state.request_id)
+    response = error_response(ServerError(error_type, detail, status=status), request)
     if isinstance(exc, HTTPException) and exc.headers:
         response.headers.update(exc.headers)
     return response
 
 
-ROUTES = [
-    Route("/v1/auth/token", auth_token, methods=["POST"]),
-    Route("/v1/auth/refresh", auth_refresh, methods=["POST"]),
-    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-    Route("/v1/completions", completions, methods=["POST"]),
-    Route("/v1/embeddings", embeddings, methods=["POST"]),
-    Route("/v1/images/generations", images, methods=["POST"]),
-    Route("/v1/files/images/{image_id}.png", image_file, methods=["GET"]),
-    Route("/v1/providers", providers, methods=["GET"]),
-    Route("/v1/models", models, methods=["GET"]),
-    Route("/v1/models/{provider}/{model:path}", model_info, methods=["GET"]),
-    Route("/v1/user/usage", user_usage, methods=["GET"]),
-    Route("/v1/user/info", user_info, methods=["GET"]),
-    Route("/_local/health", health, methods=["GET"]),
-    Route("/_local/faults", faults, methods=["GET", "POST", "DELETE"]),
-    Route("/_local/expire-tokens", expire_tokens, methods=["POST"]),
-    Route("/_local/journal", journal, methods=["GET", "DELETE"]),
+API_ROUTES = [
+    Route("/auth/api-key", login_api_key, methods=["POST"]),
+    Route("/auth/token", login_form, methods=["POST"]),
+    Route("/chat/completions", chat_completions, methods=["POST"]),
+    Route("/completions", completions, methods=["POST"]),
+    Route("/embeddings", embeddings, methods=["POST"]),
+    Route("/images/generations", images, methods=["POST"]),
+    Route("/files/images/{image_id}.png", image_file, methods=["GET"]),
+    Route("/models", models, methods=["GET"]),
+    Route("/models/{provider}", provider_models, methods=["GET"]),
+    Route("/models/{provider}/{model:path}", model_info, methods=["GET"]),
+    Route("/user/usage", user_usage, methods=["GET"]),
+    Route("/user", user_info, methods=["GET"]),
 ]
+SWITCH_ROUTES = [  # the middleware lets only loopback callers with a valid X-API-Key reach these
+    Route("/health", health, methods=["GET"]),
+    Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
+    Route("/expire-tokens", expire_tokens, methods=["POST"]),
+    Route("/journal", journal, methods=["GET", "DELETE"]),
+    Route("/minimal", minimal_mode, methods=["GET", "POST"]),
+]
+ROUTES: list[BaseRoute] = [Mount(API_ROOT, routes=API_ROUTES), Mount(SWITCHES, routes=SWITCH_ROUTES)]
 
 
 def create_app(config: ServerConfig | None = None) -> ProtocolMiddleware:
     """The ASGI application of one local server with its own state."""
     state = ServerState(config or ServerConfig())
-    app = Starlette(routes=ROUTES + openai_facade.ROUTES, exception_handlers={HTTPException: _http_error})
+    app = Starlette(routes=[*ROUTES, *openai_facade.ROUTES], exception_handlers={HTTPException: _http_error})
+    app.router.redirect_slashes = False  # the middleware already reads /x/ as /x
     app.state.server = state
     return ProtocolMiddleware(app, state)

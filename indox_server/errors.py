@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 # The status each protocol error type is sent with.
 STATUS_OF_TYPE: dict[str, int] = {
     "invalid_parameters": 400,
@@ -55,9 +58,44 @@ def invalid(detail: str) -> ServerError:
 
 
 def unauthenticated(detail: str) -> ServerError:
+    """A 401 for a session token that was presented but is not (or no longer) good."""
     return ServerError("authentication_error", detail,
                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
+def not_logged_in(detail: str) -> ServerError:
+    """A 401 for a request that presented no credential at all (RFC 6750: no error code)."""
+    return ServerError("authentication_error", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
 def error_body(error_type: str, detail: str, request_id: str) -> dict[str, str]:
     return {"detail": detail, "type": error_type, "request_id": request_id}
+
+
+# --- the minimal server's errors: FastAPI's own shapes ----------------------------------------
+
+_FIELD_RE = re.compile(r"Field '([^']+)'")
+_PART_RE = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_PYDANTIC_TYPES = (("required", "missing"), ("must be a string", "string_type"),
+                   ("must be a boolean", "bool_type"), ("must be an integer", "int_type"),
+                   ("number", "float_type"), ("must be an object", "dict_type"),
+                   ("must be an array", "list_type"), ("list of", "list_type"))
+
+
+def validation_items(detail: str) -> list[dict[str, Any]]:
+    """A 422 detail as FastAPI words it: ``[{"loc", "msg", "type"}]``, the field read from our detail."""
+    field = _FIELD_RE.search(detail)
+    loc: list[str | int] = ["body"]
+    if field is not None:
+        loc += [name if name else int(index) for name, index in _PART_RE.findall(field.group(1))]
+    kind = next((kind for words, kind in _PYDANTIC_TYPES if words in detail), "value_error")
+    return [{"loc": loc, "msg": detail, "type": kind}]
+
+
+def error_payload(error_type: str, detail: str, request_id: str, minimal: bool) -> dict[str, Any]:
+    """The body of an error answer: section 9's, or a minimal server's bare ``{"detail"}``."""
+    if not minimal:
+        return error_body(error_type, detail, request_id)
+    if error_type == "validation_error":
+        return {"detail": validation_items(detail)}
+    return {"detail": detail}

@@ -3,27 +3,31 @@
 ``LocalServer`` is the handle fixtures, the demo and the benchmarks use::
 
     with LocalServer() as server:          # a thread in this process
-        Client(api_key=server.api_key, base_url=server.base_url)
+        Client(api_key=server.api_key, base_url=server.base_url)   # base_url: the origin
 
     with LocalServer(subprocess=True):     # its own process, e.g. for benchmarks
         ...
 
-Fault switches and the request journal go over HTTP (``/_local/...``), so they work the same in both modes.
+The test switches (faults, the request journal, ending sessions, minimal
+mode) go over HTTP (``/_local/...``, loopback only, with the server's own
+``X-API-Key``), so they work the same in both modes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess as sp
 import sys
 import threading
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
 from .accounts import DEFAULT_API_KEY
+from .journal import redacted
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -38,21 +42,21 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def base_url_of(host: str, port: int) -> str:
+def origin_of(host: str, port: int) -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/v1"
+    return f"http://{shown}:{port}"
 
 
 def serve(host: str, port: int, config: Any, on_ready: Callable[[str], None],
           log_level: str = "warning", stop_event: threading.Event | None = None,
           holder: list[Any] | None = None) -> None:
-    """Run a server until it is told to stop; ``on_ready(base_url)`` once it listens."""
+    """Run a server until it is told to stop; ``on_ready(origin)`` once it listens."""
     import uvicorn  # the [server] extra; imported only when a server really starts
 
     from .app import create_app
 
     sock = _bind(host, port)
-    url = base_url_of(host, sock.getsockname()[1])
+    url = origin_of(host, sock.getsockname()[1])
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -71,12 +75,16 @@ def serve(host: str, port: int, config: Any, on_ready: Callable[[str], None],
 
 
 class LocalServer:
-    """A running local indoxRouter server: its ``base_url``, ``api_key`` and test switches."""
+    """A running local indoxRouter server: its ``base_url`` (the origin), ``api_key`` and test switches.
+
+    ``minimal=True`` starts it in minimal mode (see ``indox_server.responses``);
+    ``set_minimal`` switches that at run time.
+    """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
                  api_keys: Sequence[str] = (DEFAULT_API_KEY,), token_ttl: float = 3600.0,
                  rate_limit: int = 100_000, rate_window: float = 60.0, credits: float = 100.0,
-                 subprocess: bool = False, startup_timeout: float = 30.0) -> None:
+                 minimal: bool = False, subprocess: bool = False, startup_timeout: float = 30.0) -> None:
         self.host = host
         self.port = port
         self.api_keys = tuple(api_keys)
@@ -84,6 +92,7 @@ class LocalServer:
         self.rate_limit = rate_limit
         self.rate_window = rate_window
         self.credits = credits
+        self.minimal = minimal  # as started; set_minimal() changes the server's mode
         self.subprocess = subprocess
         self.startup_timeout = startup_timeout
         self.base_url = ""
@@ -97,8 +106,13 @@ class LocalServer:
 
     @property
     def root_url(self) -> str:
-        """The server's origin, where ``/_local`` switches live."""
-        return self.base_url[: -len("/v1")]
+        """The server's origin (an alias of ``base_url``), where the ``/_local`` switches live."""
+        return self.base_url
+
+    @property
+    def api_root(self) -> str:
+        """Where the API lives: the origin plus ``/api/v1``."""
+        return self.base_url + "/api/v1"
 
     def start(self) -> LocalServer:
         if self.subprocess:
@@ -110,7 +124,8 @@ class LocalServer:
     def _start_thread(self) -> None:
         from .state import ServerConfig
 
-        config = ServerConfig(self.api_keys, self.token_ttl, self.rate_limit, self.rate_window, self.credits)
+        config = ServerConfig(self.api_keys, self.token_ttl, self.rate_limit, self.rate_window, self.credits,
+                              self.minimal)
         ready = threading.Event()
         failure: list[BaseException] = []
 
@@ -131,11 +146,13 @@ class LocalServer:
             raise RuntimeError(f"The local server did not start: {failure[0] if failure else 'timed out'}")
 
     def _start_process(self) -> None:
-        command = [sys.executable, "-m", "shared_client.server", "--host", self.host,
+        command = [sys.executable, "-m", "indox_server", "--host", self.host,
                    "--port", str(self.port), "--token-ttl", str(self.token_ttl),
                    "--rate-limit", str(self.rate_limit), "--credits", str(self.credits)]
         for key in self.api_keys:
             command += ["--api-key", key]
+        if self.minimal:
+            command.append("--minimal")
         self._process = sp.Popen(command, stdout=sp.PIPE, text=True)
         line: list[str] = []
         reader = threading.Thread(target=lambda: line.append(self._process.stdout.readline()),  # type: ignore[union-attr]
@@ -144,7 +161,7 @@ class LocalServer:
         reader.join(self.startup_timeout)
         if not line or not line[0].startswith("http"):
             self.stop()
-            raise RuntimeError("The local server subprocess did not report its base URL.")
+            raise RuntimeError("The local server subprocess did not report its origin.")
         self.base_url = line[0].strip()
 
     def stop(self) -> None:
@@ -177,12 +194,15 @@ class LocalServer:
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.root_url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json", "X-API-Key": self.api_key})
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
     def inject_fault(self, kind: str, **spec: Any) -> None:
-        """Switch on a fault (see ``shared_client.server.faults`` for the kinds and fields)."""
+        """Switch on a fault (see ``indox_server.faults`` for the kinds and fields).
+
+        Its ``path`` is relative to the API root (``/chat/completions``, ``/auth/api-key``), ``"*"`` for all.
+        """
         self._call("POST", "/_local/faults", {"kind": kind, **spec})
 
     def clear_faults(self) -> None:
@@ -192,12 +212,38 @@ class LocalServer:
         return list(self._call("GET", "/_local/faults")["pending"])
 
     def journal(self) -> list[dict[str, Any]]:
-        """The requests received under ``/v1`` (method, path, query, headers, body, body_truncated), oldest first."""
+        """The requests received, oldest first, secrets redacted (see ``indox_server.journal``).
+
+        Each is ``{"method", "path", "query", "headers", "body", "body_truncated"}``, ``path`` as
+        received (``/api/v1/chat/completions``), ``headers`` as ``[name, value]`` pairs.
+        """
         return list(self._call("GET", "/_local/journal"))
 
     def clear_journal(self) -> None:
         self._call("DELETE", "/_local/journal")
 
-    def expire_tokens(self, refresh: bool = False) -> None:
-        """Expire every access token now (and every refresh token with ``refresh=True``)."""
-        self._call("POST", "/_local/expire-tokens", {"refresh": refresh})
+    def expire_tokens(self) -> None:
+        """End every session issued so far (401 on its next use); new logins work as before."""
+        self._call("POST", "/_local/expire-tokens")
+
+    def set_minimal(self, on: bool = True) -> None:
+        """Switch minimal mode on or off for every request from now on."""
+        self._call("POST", "/_local/minimal", {"minimal": on})
+
+    def is_minimal(self) -> bool:
+        return bool(self._call("GET", "/_local/minimal")["minimal"])
+
+    @contextlib.contextmanager
+    def minimal_mode(self, on: bool = True) -> Iterator[LocalServer]:
+        """``with server.minimal_mode():`` minimal mode inside the block, the mode before it after."""
+        before = self.is_minimal()
+        self.set_minimal(on)
+        try:
+            yield self
+        finally:
+            self.set_minimal(before)
+
+    @staticmethod
+    def redacted(secret: str) -> str:
+        """What the journal shows in place of ``secret`` (an API key, a token, a ``byok_api_key``)."""
+        return redacted(secret)

@@ -1,9 +1,8 @@
-"""Accounts, bearer tokens, usage ledgers and rate limits of the local server."""
+"""Accounts, usage ledgers and rate limits of the local server (sessions are in ``sessions``)."""
 
 from __future__ import annotations
 
 import math
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,58 +58,6 @@ class Account:
     def info_body(self) -> dict[str, Any]:
         return {"id": self.id, "email": self.email, "name": self.name, "plan": self.plan,
                 "credits": self.remaining_credits}
-
-
-@dataclass
-class _Grant:
-    account_id: str
-    expires_at: float
-
-
-class TokenStore:
-    """Short-lived access tokens and single-use, rotating refresh tokens."""
-
-    def __init__(self, ttl: float, refresh_ttl: float | None = None) -> None:
-        self.ttl = ttl
-        self.refresh_ttl = refresh_ttl if refresh_ttl is not None else max(ttl * 24, 3600.0)
-        self._access: dict[str, _Grant] = {}
-        self._refresh: dict[str, _Grant] = {}
-
-    def issue(self, account_id: str) -> dict[str, Any]:
-        now = time.time()
-        self._drop_expired(now)
-        access = "ixa_" + secrets.token_urlsafe(24)
-        refresh = "ixr_" + secrets.token_urlsafe(24)
-        self._access[access] = _Grant(account_id, now + self.ttl)
-        self._refresh[refresh] = _Grant(account_id, now + self.refresh_ttl)
-        return {"access_token": access, "refresh_token": refresh, "token_type": "bearer",
-                "expires_in": max(1, math.ceil(self.ttl))}
-
-    def redeem_refresh(self, token: str) -> str | None:
-        """The account of a live refresh token, which dies in the redeeming."""
-        grant = self._refresh.pop(token, None)
-        if grant is None or grant.expires_at <= time.time():
-            return None
-        return grant.account_id
-
-    def account_of(self, access_token: str) -> str | None:
-        grant = self._access.get(access_token)
-        if grant is None or grant.expires_at <= time.time():
-            return None
-        return grant.account_id
-
-    def expire_all(self, include_refresh: bool = False) -> None:
-        for grant in self._access.values():
-            grant.expires_at = 0.0
-        if include_refresh:
-            for grant in self._refresh.values():
-                grant.expires_at = 0.0
-
-    def _drop_expired(self, now: float) -> None:
-        if len(self._access) + len(self._refresh) < 4096:
-            return
-        self._access = {k: g for k, g in self._access.items() if g.expires_at > now}
-        self._refresh = {k: g for k, g in self._refresh.items() if g.expires_at > now}
 
 
 @dataclass

@@ -16,17 +16,31 @@ from .faults import STREAM_KINDS, Fault
 from .sse import DONE, encode_event, pieces
 
 _ARGUMENT_PIECE = 12  # characters of tool-call arguments per streamed delta
-logger = logging.getLogger("shared_client.server")
+logger = logging.getLogger("indox_server")
 
 
-def chat_chunk(head: dict[str, Any], delta: dict[str, Any], finish: str | None = None,
+def _chunk(head: dict[str, Any] | None, choice: dict[str, Any], usage: dict[str, Any] | None) -> dict[str, Any]:
+    if head is None:  # minimal mode: the bare OpenAI-style chunk, no ids, no usage
+        return {"choices": [choice]}
+    return {**head, "choices": [choice], "usage": usage}
+
+
+def chat_chunk(head: dict[str, Any] | None, delta: dict[str, Any], finish: str | None = None,
                usage: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], "usage": usage}
+    """A chat stream chunk; ``head`` holds ``request_id``, ``provider`` and ``model`` (None: minimal)."""
+    return _chunk(head, {"index": 0, "delta": delta, "finish_reason": finish}, usage)
 
 
-def completion_chunk(head: dict[str, Any], text: str, finish: str | None = None,
+def completion_chunk(head: dict[str, Any] | None, text: str, finish: str | None = None,
                      usage: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {**head, "choices": [{"index": 0, "text": text, "finish_reason": finish}], "usage": usage}
+    return _chunk(head, {"index": 0, "text": text, "finish_reason": finish}, usage)
+
+
+def error_event(error_type: str, message: str, status: int, minimal: bool) -> dict[str, Any]:
+    """The event that ends a failed stream: an error object, or the real service's plain string."""
+    if minimal:
+        return {"error": f"Status {status}: {message}"}
+    return {"error": {"type": error_type, "message": message, "status": status}}
 
 
 def tool_call_deltas(calls: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -41,11 +55,10 @@ def tool_call_deltas(calls: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
                                    "function": {"arguments": arguments[start:start + _ARGUMENT_PIECE]}}]}
 
 
-def _error_event(fault: Fault) -> dict[str, Any]:
+def _fault_event(fault: Fault, minimal: bool) -> dict[str, Any]:
     error_type = fault.error_type or TYPE_OF_STATUS.get(fault.status, "internal_error")
     status = STATUS_OF_TYPE.get(error_type, fault.status)
-    return {"error": {"type": error_type, "message": "Injected fault: the stream failed.",
-                      "status": status}}
+    return error_event(error_type, "Injected fault: the stream failed.", status, minimal)
 
 
 def sse_response(request: Request, path: str,
@@ -54,6 +67,7 @@ def sse_response(request: Request, path: str,
     faults = {f.kind: f for f in request.app.state.server.faults.take(path, request.method, STREAM_KINDS)}
     style = faults.get("sse_style")
     cut, failure, pause = faults.get("cut_stream"), faults.get("stream_error"), faults.get("stream_delay")
+    minimal = bool(request.state.minimal)
 
     async def body() -> AsyncIterator[bytes]:
         sent = 0
@@ -64,7 +78,7 @@ def sse_response(request: Request, path: str,
                         await request.scope["state"]["abort"]()
                     return
                 if failure is not None and sent >= failure.after_events:
-                    yield encode_event(_error_event(failure), style, sent)
+                    yield encode_event(_fault_event(failure, minimal), style, sent)
                     return
                 if pause is not None and sent:
                     await asyncio.sleep(pause.delay)
@@ -76,12 +90,11 @@ def sse_response(request: Request, path: str,
             if style is not None and style.linger:
                 await asyncio.sleep(style.linger)  # a proxy slow to close after [DONE]
         except ServerError as error:
-            yield encode_event({"error": {"type": error.error_type, "message": error.detail,
-                                          "status": error.status}}, style, sent)
+            yield encode_event(error_event(error.error_type, error.detail, error.status, minimal), style, sent)
         except Exception:
             logger.exception("Stream failed (%s)", request.state.request_id)
-            yield encode_event({"error": {"type": "internal_error", "status": 500,
-                                          "message": "The local server failed mid-stream."}}, style, sent)
+            yield encode_event(error_event("internal_error", "The local server failed mid-stream.", 500, minimal),
+                               style, sent)
 
     return StreamingResponse(body(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

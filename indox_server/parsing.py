@@ -166,6 +166,7 @@ def _generation_params(fields: Fields) -> GenerationParams:
     max_tokens = fields.integer("max_tokens")
     if max_tokens is not None and max_tokens < 1:
         raise invalid(f"max_tokens must be at least 1, got {max_tokens}.")
+    fields.string("byok_api_key")  # the caller's own provider key: accepted, never used, never echoed
     return GenerationParams(
         model=model,
         temperature=0.7 if temperature is None else temperature,
@@ -274,6 +275,7 @@ def parse_embeddings(body: dict[str, Any]) -> EmbeddingRequest:
         raise _schema_error("Field 'text' must be a list of strings.")
     if not text:
         raise invalid("text must hold at least one string.")
+    fields.string("byok_api_key")
     if len(text) > MAX_EMBEDDING_INPUTS:
         raise invalid(f"text holds {len(text)} items; at most {MAX_EMBEDDING_INPUTS} are accepted per request.")
     extra = Fields(fields.obj("additional_params"), "additional_params")
@@ -310,20 +312,28 @@ def parse_size(size: str) -> tuple[int, int]:
     return w, h
 
 
+IMAGE_FIELDS = ("size", "n", "quality", "style", "response_format", "user", "seed", "negative_prompt")
+
+
 def parse_image(body: dict[str, Any]) -> ImageRequest:
+    """An image request: its parameters are top-level fields (PROTOCOL.md section 6)."""
     fields = Fields(body)
     model = fields.string("model", required=True)
     prompt = fields.string("prompt", required=True)
     assert model is not None and prompt is not None
     if not prompt.strip():
         raise invalid("prompt must not be empty.")
+    fields.string("byok_api_key")
+    fields.obj("additional_params")
+    for name in ("quality", "style", "user", "negative_prompt"):
+        fields.string(name)
+    fields.integer("seed")
     width, height = parse_size(fields.string("size") or "1024x1024")
-    extra = Fields(fields.obj("additional_params"), "additional_params")
-    n = extra.integer("n")
+    n = fields.integer("n")
     n = 1 if n is None else n
     if not 1 <= n <= MAX_IMAGES:
         raise invalid(f"n must be between 1 and {MAX_IMAGES}, got {n}.")
-    response_format = extra.string("response_format") or "url"
+    response_format = fields.string("response_format") or "url"
     if response_format not in ("url", "b64_json"):
         raise invalid(f"response_format must be 'url' or 'b64_json', got '{response_format}'.")
     return ImageRequest(model, prompt, width, height, n, response_format == "b64_json")
