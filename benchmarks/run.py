@@ -131,18 +131,20 @@ class Setup:
     def __init__(self, server: LocalServer) -> None:
         self.server = server
         self.key = server.api_key
-        self.base = server.base_url
-        self.facade = server.root_url + "/openai/v1"
+        self.base = server.base_url            # the origin: the client turns it into the API root
+        self.api = server.api_root             # http://127.0.0.1:PORT/api/v1, for the raw requests
+        self.facade = server.base_url + "/openai/v1"
         self.client = Client(api_key=self.key, base_url=self.base)
-        tokens = requests.post(f"{self.base}/auth/token", json={"api_key": self.key}, timeout=10).json()
-        self.token = tokens["access_token"]
+        login = requests.post(f"{self.api}/auth/api-key", headers={"X-API-Key": self.key}, timeout=10)
+        login.raise_for_status()
+        self.token = login.json()["access_token"]
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {self.token}"
 
     def raw_chat(self) -> Any:
         body = {"model": CHAT_MODEL, "messages": QUESTION, "temperature": 0.7, "max_tokens": None,
-                "stream": False, "additional_params": {}}
-        response = self.session.post(f"{self.base}/chat/completions", json=body, timeout=15)
+                "stream": False, "byok_api_key": None, "additional_params": {}}
+        response = self.session.post(f"{self.api}/chat/completions", json=body, timeout=15)
         response.raise_for_status()
         return response.json()["data"]
 
@@ -204,7 +206,7 @@ def bench_streaming(setup: Setup, size: dict[str, int], report: Report) -> None:
 
     def raw_sse() -> Iterator[str]:
         body = {"model": CHAT_MODEL, "messages": messages, "stream": True}
-        with setup.session.post(f"{setup.base}/chat/completions", json=body, stream=True, timeout=15) as response:
+        with setup.session.post(f"{setup.api}/chat/completions", json=body, stream=True, timeout=15) as response:
             decoder = SSEDecoder()
             for data in response.iter_content(chunk_size=None):
                 for event in decoder.feed(data):
@@ -336,7 +338,7 @@ def bench_concurrency(setup: Setup, size: dict[str, int], report: Report) -> Non
                         sessions.append(local.session)
                     for _call in range(per_thread):
                         body = {"model": CHAT_MODEL, "messages": QUESTION}
-                        local.session.post(f"{setup.base}/chat/completions", json=body, timeout=15).json()
+                        local.session.post(f"{setup.api}/chat/completions", json=body, timeout=15).json()
 
                 started = time.perf_counter()
                 with ThreadPoolExecutor(threads) as pool:

@@ -1,6 +1,6 @@
 """A local indoxRouter-compatible server with deterministic local models.
 
-It serves PROTOCOL.md version 2 under ``http://HOST:PORT/api/v1``. Run it with
+It serves docs/protocol.md version 2 under ``http://HOST:PORT/api/v1``. Run it with
 ``python -m indox_server`` (or the ``indox-server`` script) or start it from
 Python with :class:`LocalServer`. It needs the ``[server]`` extra (Starlette and uvicorn);
 it imports nothing of ``shared_client`` or the frameworks, and nothing there imports it.

@@ -1,4 +1,4 @@
-"""``python -m indox_server`` (or the ``indox-server`` script): serve PROTOCOL.md locally until interrupted."""
+"""``python -m indox_server`` (or the ``indox-server`` script): serve docs/protocol.md locally until interrupted."""
 
 from __future__ import annotations
 

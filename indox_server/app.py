@@ -1,4 +1,4 @@
-"""The local server's routes: PROTOCOL.md version 2 under ``/api/v1``, test switches under ``/_local``.
+"""The local server's routes: docs/protocol.md version 2 under ``/api/v1``, test switches under ``/_local``.
 
 Version 1's paths (``/v1/...``) are gone: they answer the 404 of any unknown path.
 """

@@ -1,4 +1,4 @@
-"""The protocol's error answers (PROTOCOL.md section 9), raised inside handlers."""
+"""The protocol's error answers (docs/protocol.md section 9), raised inside handlers."""
 
 from __future__ import annotations
 

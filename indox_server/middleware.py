@@ -27,7 +27,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-API_ROOT = "/api/v1"  # PROTOCOL.md version 2
+API_ROOT = "/api/v1"  # docs/protocol.md version 2
 FACADE_ROOT = "/openai/v1"  # the OpenAI-compatible facade
 API_PREFIXES = (API_ROOT, FACADE_ROOT)  # the same faults and rate limits under both
 SWITCHES = "/_local"  # the test switches

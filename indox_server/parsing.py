@@ -316,7 +316,7 @@ IMAGE_FIELDS = ("size", "n", "quality", "style", "response_format", "user", "see
 
 
 def parse_image(body: dict[str, Any]) -> ImageRequest:
-    """An image request: its parameters are top-level fields (PROTOCOL.md section 6)."""
+    """An image request: its parameters are top-level fields (docs/protocol.md section 6)."""
     fields = Fields(body)
     model = fields.string("model", required=True)
     prompt = fields.string("prompt", required=True)

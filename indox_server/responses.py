@@ -48,7 +48,7 @@ _NOT_MINIMAL_RAW = ("usage", "model")
 
 def envelope(request: Request, started: float, provider: str, model: str, data: Any,
              usage: dict[str, Any], raw_response: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    """The common success body of the generation endpoints (PROTOCOL.md sections 3 to 6)."""
+    """The common success body of the generation endpoints (docs/protocol.md sections 3 to 6)."""
     if request.state.minimal:
         raw = {k: v for k, v in raw_response.items() if k not in _NOT_MINIMAL_RAW}
         return {"success": True, "message": "ok", "data": data, "raw_response": raw}

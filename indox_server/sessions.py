@@ -1,4 +1,4 @@
-"""Sessions: the JWT access tokens a login hands out (PROTOCOL.md section 2).
+"""Sessions: the JWT access tokens a login hands out (docs/protocol.md section 2).
 
 A session is an HS256 JWT with the claims ``sub`` (the account id), ``iat``,
 ``exp`` and a random ``jti``, signed with a secret made fresh for each server

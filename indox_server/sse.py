@@ -1,4 +1,4 @@
-"""Server-Sent Events framing for the local server's streams (PROTOCOL.md section 3)."""
+"""Server-Sent Events framing for the local server's streams (docs/protocol.md section 3)."""
 
 from __future__ import annotations
 

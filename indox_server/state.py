@@ -82,6 +82,6 @@ class ServerState:
 
 
 def model_not_found(model_id: str) -> ServerError:
-    # Worded for the official client's rules (PROTOCOL.md section 9): it names the model and never
+    # Worded for the official client's rules (docs/protocol.md section 9): it names the model and never
     # says "provider", a word that would make that client raise ProviderNotFoundError instead.
     return ServerError("model_not_found", f"Model '{model_id}' was not found.")

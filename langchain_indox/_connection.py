@@ -29,7 +29,7 @@ class IndoxConnection(BaseModel):
     timeout: float | None = 15
     """Seconds to wait for the server (connect, and between reads)."""
     max_retries: int = 2
-    """Retries of the shared client's policy (PROTOCOL.md section 9): the only retry layer."""
+    """Retries of the shared client's policy (docs/protocol.md section 10): the only retry layer."""
     client: Client | None = Field(default=None, exclude=True)
     """A ``shared_client.Client`` to share between several integrations."""
 

@@ -89,9 +89,8 @@ def to_message_chunk(chunk: StreamChunk, requested: str) -> AIMessageChunk:
     last = chunk.finish_reason is not None
     metadata: dict[str, Any] = {}
     if last:
-        raw = chunk.raw
-        metadata = response_metadata(provider=raw.get("provider"), model=raw.get("model"), requested=requested,
-                                     finish_reason=chunk.finish_reason, request_id=raw.get("request_id"),
+        metadata = response_metadata(provider=chunk.provider, model=chunk.model, requested=requested,
+                                     finish_reason=chunk.finish_reason, request_id=chunk.request_id,
                                      usage=chunk.usage)
     return AIMessageChunk(
         content=chunk.data,

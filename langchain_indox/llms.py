@@ -73,9 +73,8 @@ class IndoxLLM(IndoxModelSettings, BaseLLM):
             for chunk in chunks:
                 info: dict[str, Any] | None = None
                 if chunk.finish_reason is not None:
-                    raw = chunk.raw
                     info = _final_info(chunk.finish_reason, chunk.usage,
-                                       full_model_name(raw.get("provider"), raw.get("model"), request["model"]))
+                                       full_model_name(chunk.provider, chunk.model, request["model"]))
                 piece = GenerationChunk(text=chunk.data, generation_info=info)
                 if run_manager is not None:  # core fires no tokens for text LLMs
                     run_manager.on_llm_new_token(piece.text, chunk=piece)

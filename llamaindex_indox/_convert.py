@@ -128,7 +128,6 @@ def final_raw(chunk: StreamChunk, requested: str) -> dict[str, Any]:
     """``raw`` of a streamed chunk: the chunk's JSON, and on the last one usage, cost and model."""
     if chunk.finish_reason is None and chunk.usage is None:
         return {"chunk": chunk.raw}
-    body = raw_body(usage=chunk.usage, provider=chunk.raw.get("provider"), model=chunk.raw.get("model"),
-                    requested=requested, finish_reason=chunk.finish_reason,
-                    request_id=chunk.raw.get("request_id"))
+    body = raw_body(usage=chunk.usage, provider=chunk.provider, model=chunk.model, requested=requested,
+                    finish_reason=chunk.finish_reason, request_id=chunk.request_id)
     return {**body, "chunk": chunk.raw}

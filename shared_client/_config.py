@@ -63,7 +63,7 @@ def resolve_settings(api_key: Any, base_url: Any, timeout: Any, auto_refresh: An
 
 
 def api_root_of(base_url: str) -> str:
-    """PROTOCOL.md section 1: no path -> ``/api/v1`` appended; the service's documented ``/v1``
+    """docs/protocol.md section 1: no path -> ``/api/v1`` appended; the service's documented ``/v1``
     -> ``/api/v1``; any other path used as given."""
     parts = urllib.parse.urlsplit(base_url)
     path = parts.path.rstrip("/")

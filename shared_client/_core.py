@@ -149,7 +149,7 @@ class ClientCore:
         if provider is None:
             return wire.models_by_provider((yield from self._get("/models")), "GET /models")
         path = f"/models/{_segment(check.check_provider(provider))}"
-        return wire.models_by_provider((yield from self._get(path)), f"GET {path}")
+        return wire.models_by_provider((yield from self._get(path)), f"GET {path}", one=True)
 
     def model_info(self, provider: str, model: str) -> Flow[ModelInfo]:
         check.check_provider(provider)

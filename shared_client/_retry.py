@@ -1,4 +1,4 @@
-"""The retry policy of PROTOCOL.md section 9, as small functions a test can drive.
+"""The retry policy of docs/protocol.md section 10, as small functions a test can drive.
 
 Why not urllib3's ``Retry``: it rejects a decimal ``Retry-After`` and drops the
 error body the caller needs for the final exception, so the loop lives in the

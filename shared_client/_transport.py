@@ -30,7 +30,7 @@ def map_exceptions(action: str) -> Iterator[None]:
     """Turn ``requests``' and urllib3's exceptions into ours, in this one place, keeping the cause.
 
     Each carries ``request_sent``: whether the request may have reached the server,
-    which decides whether a POST may be repeated (PROTOCOL.md section 10).
+    which decides whether a POST may be repeated (docs/protocol.md section 10).
     """
     try:
         yield

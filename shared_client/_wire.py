@@ -166,9 +166,11 @@ def provider_id(entry: dict[str, Any]) -> Any:
     return entry.get("id") if isinstance(entry.get("id"), str) and entry.get("id") else entry.get("name")
 
 
-def provider_entries(body: Any, action: str) -> list[dict[str, Any]]:
-    """The providers of ``GET /models`` (a list), or the one of ``GET /models/{provider}``."""
-    found = [body] if isinstance(body, dict) else expect(body, list, "the provider list", action, None)
+def provider_entries(body: Any, action: str, one: bool = False) -> list[dict[str, Any]]:
+    """The providers of ``GET /models`` (a list), or the ``one`` of ``GET /models/{provider}``."""
+    if one and isinstance(body, dict):
+        body = [body]
+    found = expect(body, list, "the provider list", action, None)
     for position, entry in enumerate(found):
         expect(entry, dict, f"provider entry {position}", action, None)
         expect(provider_id(entry), str, f"provider entry {position}'s id", action, None)
@@ -176,9 +178,9 @@ def provider_entries(body: Any, action: str) -> list[dict[str, Any]]:
     return found
 
 
-def models_by_provider(body: Any, action: str) -> dict[str, list[dict[str, Any]]]:
+def models_by_provider(body: Any, action: str, one: bool = False) -> dict[str, list[dict[str, Any]]]:
     result: dict[str, list[dict[str, Any]]] = {}
-    for entry in provider_entries(body, action):
+    for entry in provider_entries(body, action, one):
         models = entry.get("models") or []
         result[provider_id(entry)] = [expect(m, dict, "a model entry", action, None) for m in models]
     return result
@@ -193,7 +195,7 @@ def providers(body: Any, action: str) -> list[dict[str, Any]]:
 def model_info(entry: Any, action: str, provider: str) -> ModelInfo:
     expect(entry, dict, "the model entry", action, None)
     fields = {k: v for k, v in entry.items() if v is not None and k in ModelInfo.model_fields}
-    fields.update(name=entry.get("id") or entry.get("name"), raw_info=entry)
+    fields.update(name=entry.get("id"), raw_info=entry)
     if not isinstance(fields.get("provider"), str):
         fields["provider"] = provider
     try:
@@ -212,7 +214,9 @@ def stream_chunk(payload: Any, action: str) -> StreamChunk:
                                            tool_calls=None, raw={"data": payload}, provider=None, model=None,
                                            request_id=None)
     choices = payload.get("choices")
-    choice = choices[0] if isinstance(choices, list) and choices else {}
+    if choices is not None:
+        expect(choices, list, "choices", action, None)
+    choice = choices[0] if choices else {}
     expect(choice, dict, "choices[0]", action, None)
     delta = choice.get("delta") or {}
     expect(delta, dict, "choices[0].delta", action, None)

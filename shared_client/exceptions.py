@@ -1,6 +1,6 @@
 """Every exception a client call can raise: the classes, grouped by kind, and nothing else.
 
-The hierarchy (PROTOCOL.md section 9)::
+The hierarchy (docs/protocol.md section 9)::
 
     IndoxRouterError
     ├── AuthenticationError          401, 403, no API key
@@ -17,7 +17,7 @@ The hierarchy (PROTOCOL.md section 9)::
     └── APIError                     500, other 404s and 503s, answers the client cannot understand
 
 How a status, an error ``type`` and the words of ``detail`` choose among them is
-PROTOCOL.md section 9, in ``_errors.py``.
+docs/protocol.md section 9, in ``_errors.py``.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def embed(text: str, dimensions: int) -> list[float]:
 
 
 def to_base64(vector: list[float]) -> str:
-    """``vector`` as base64 of little-endian float32 values (PROTOCOL.md section 5)."""
+    """``vector`` as base64 of little-endian float32 values (docs/protocol.md section 5)."""
     packed = array("f", vector)
     if sys.byteorder == "big":
         packed.byteswap()

@@ -71,14 +71,15 @@ def test_real_server_errors_map_too(client: Client) -> None:
 @pytest.mark.parametrize(("body", "status", "expected"), [
     ("<html><body>502 Bad Gateway</body></html>", 502, ProviderError),
     ("", 500, APIError),
-    ("upstream connect error", 503, ModelNotAvailableError),
+    ("upstream connect error", 503, APIError),
+    ("the model is warming up", 503, ModelNotAvailableError),
     ("<html>Not Found</html>", 404, APIError),
     ("<html>Forbidden</html>", 403, AuthenticationError),
 ])
 def test_non_json_error_bodies_map_by_status(client: Client, server: LocalServer, body: str, status: int,
                                              expected: type[IndoxRouterError]) -> None:
     client.providers()
-    server.inject_fault("respond", path="/providers", status=status, body=body, count=3)
+    server.inject_fault("respond", path="/models", status=status, body=body, count=3)
     with pytest.raises(expected) as caught:
         client.providers()
     assert caught.value.status_code == status and caught.value.error_type is None
@@ -88,7 +89,7 @@ def test_non_json_error_bodies_map_by_status(client: Client, server: LocalServer
 @pytest.mark.parametrize("body", [
     "not json at all", "[1, 2]", {"data": 5, "usage": {}}, {"usage": {"tokens_prompt": 1}},
     {"data": "x", "usage": {"tokens_prompt": "many", "tokens_completion": 0, "tokens_total": 0}},
-    {"data": "x"}, {"data": "x", "usage": None, "tool_calls": "yes"},
+    {"data": ["x"]}, {"data": "x", "usage": None, "tool_calls": "yes"}, {"message": "no data at all"},
 ])
 def test_success_bodies_the_client_cannot_read_raise_api_error(client: Client, server: LocalServer,
                                                                body: object) -> None:
@@ -110,7 +111,7 @@ def test_success_bodies_the_client_cannot_read_raise_api_error(client: Client, s
                      "usage": {"tokens_prompt": 1, "tokens_completion": 0, "tokens_total": 1}}, "embed2"),
     ("/images/generations", {"data": [{"nothing": 1}], "usage": {
         "tokens_prompt": 1, "tokens_completion": 0, "tokens_total": 1}}, "image"),
-    ("/providers", {"not": "a list"}, "providers"),
+    ("/models", {"not": "a list"}, "providers"),
     ("/models", [{"id": "x", "models": "none"}], "models"),
     ("/models/openai/gpt-4o-mini", {"name": "no id"}, "model_info"),
     ("/user/usage", [1], "usage"),
@@ -139,7 +140,7 @@ def test_malformed_stream_chunk_raises_api_error(client: Client, server: LocalSe
 
 def test_rate_limit_error_carries_retry_after_and_reset_time(client: Client, server: LocalServer) -> None:
     client.providers()
-    server.inject_fault("respond", path="/providers", status=429, count=1,
+    server.inject_fault("respond", path="/models", status=429, count=1,
                         headers={"Retry-After": "120", "X-RateLimit-Reset": "4102444800"})
     with pytest.raises(RateLimitError) as caught:
         client.providers()
@@ -152,7 +153,7 @@ def test_connection_refused_and_timeout_are_network_errors(dead_url: str, server
         nowhere.providers()
     with Client(api_key=server.api_key, base_url=server.base_url, timeout=0.3, max_retries=0) as impatient:
         impatient.providers()
-        server.inject_fault("delay", path="/providers", delay=1.0)
+        server.inject_fault("delay", path="/models", delay=1.0)
         with pytest.raises(NetworkError, match="timed out"):
             impatient.providers()
 
@@ -160,7 +161,7 @@ def test_connection_refused_and_timeout_are_network_errors(dead_url: str, server
 def test_dropped_connection_is_a_network_error(server: LocalServer) -> None:
     with Client(api_key=server.api_key, base_url=server.base_url, max_retries=0) as client:
         client.providers()
-        server.inject_fault("drop", path="/providers")
+        server.inject_fault("drop", path="/models")
         with pytest.raises(NetworkError):
             client.providers()
 

@@ -63,7 +63,7 @@ def test_chat_parameters_travel(client: Client, server: LocalServer) -> None:
     sent = json.loads(server.journal()[-1]["body"])
     assert sent == {"model": "anthropic/claude-3-haiku", "messages": [
         {"role": "system", "content": "Be terse."}, {"role": "user", "content": CONTEXT, "name": "ann"}],
-        "temperature": 0.2, "max_tokens": 2, "stream": False,
+        "temperature": 0.2, "max_tokens": 2, "stream": False, "byok_api_key": None,
         "additional_params": {"top_p": 0.9, "stop": ["zzz"], "seed": 7}}
 
 
@@ -114,7 +114,7 @@ def test_embeddings_above_2048_texts_split_and_merge(client: Client, server: Loc
     texts = [f"text number {i}" for i in range(2500)]
     server.clear_journal()
     merged = client.embeddings(texts, model="local/hash-embedding-256")
-    sizes = [len(json.loads(e["body"])["text"]) for e in server.journal() if e["path"] == "/v1/embeddings"]
+    sizes = [len(json.loads(e["body"])["text"]) for e in server.journal() if e["path"] == "/api/v1/embeddings"]
     assert sizes == [2048, 452]
     assert len(merged.data) == 2500
     assert merged.data[2049] == client.embeddings(texts[2049], model="local/hash-embedding-256").data[0]

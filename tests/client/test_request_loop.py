@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import requests
 
+from indox_server import LocalServer
 from shared_client import Client, NetworkError, RequestTimeoutError
-from shared_client.server import LocalServer
 
 CHAT = [{"role": "user", "content": "Owls hunt at night. When do owls hunt?"}]
 
@@ -69,7 +69,7 @@ def test_a_repeated_request_is_the_first_one_byte_for_byte(client: Client, serve
 def test_a_request_repeated_after_renewing_the_session_is_the_first_one(client: Client, server: LocalServer,
                                                                        sleeps: list[float], call: str) -> None:
     path, run = CALLS[call]
-    server.expire_tokens(refresh=True)  # the session dies on the server; the client learns it from a 401
+    server.expire_tokens()  # the session dies on the server; the client learns it from a 401
     assert run(client)
     assert_repeats_are_identical(posts_to(server, path), 2)
     assert sleeps == []  # a renewal is not a retry
@@ -78,7 +78,7 @@ def test_a_request_repeated_after_renewing_the_session_is_the_first_one(client: 
 def test_a_post_that_could_not_connect_is_repeated(server: LocalServer) -> None:
     """Nothing was sent, so repeating is safe: the repeat reaches a server started on the same port meanwhile."""
     first = LocalServer(api_keys=server.api_keys).start()
-    port = int(first.base_url.rsplit(":", 1)[1].split("/")[0])
+    port = int(first.base_url.rsplit(":", 1)[1])
     second: list[LocalServer] = []
     try:
         with Client(api_key=server.api_key, base_url=first.base_url) as client:
@@ -211,7 +211,7 @@ def close_delimited_server() -> Iterator[str]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
         stop.set()
         thread.join(5)

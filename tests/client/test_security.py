@@ -13,6 +13,7 @@ from indox_server import LocalServer
 from shared_client import Client, IndoxRouterError, InsecureBaseURLWarning
 
 SECRET = "sk-very-secret-key-123"
+BYOK = "sk-my-own-provider-key-456"
 
 
 @pytest.fixture
@@ -26,16 +27,18 @@ def test_key_and_tokens_never_in_repr_str_logs_or_errors(secret_server: LocalSer
     caplog.set_level(logging.DEBUG)
     client = Client(api_key=SECRET, base_url=secret_server.base_url)
     client.chat([{"role": "user", "content": "Hi"}], model="openai/gpt-4o-mini")
-    client.chat([{"role": "user", "content": "Hi"}], model="openai/gpt-4o-mini", stream=True)
-    secret_server.inject_fault("respond", path="/providers", status=400)
+    client.chat([{"role": "user", "content": "Hi"}], model="openai/gpt-4o-mini", stream=True,
+                byok_api_key=BYOK)
+    secret_server.inject_fault("respond", path="/models", status=400)
     with pytest.raises(IndoxRouterError) as caught:
         client.providers()
-    token = client._tokens._access
-    assert token
-    texts = [repr(client), str(client), repr(client._tokens), str(caught.value), repr(caught.value),
-             caplog.text, repr(vars(client))]
+    token = client._core.session.credentials()[1]["Authorization"].removeprefix("Bearer ")
+    cookie = client._transport.session.cookies["access_token"]
+    assert token and cookie
+    texts = [repr(client), str(client), repr(client._core.session), str(caught.value), repr(caught.value),
+             caplog.text, repr(vars(client)), repr(vars(client._core))]
     for text in texts:
-        assert SECRET not in text and token not in text
+        assert SECRET not in text and token not in text and cookie not in text and BYOK not in text
     assert "POST /chat/completions -> 200" in caplog.text  # the debug log does say what happened
     client.close()
 
@@ -57,14 +60,14 @@ def test_netrc_does_not_replace_the_bearer_token(secret_server: LocalServer, tmp
 def test_redirects_are_not_followed(secret_server: LocalServer, server: LocalServer) -> None:
     with Client(api_key=SECRET, base_url=secret_server.base_url) as client:
         client.providers()
-        elsewhere = f"{server.base_url}/providers"
-        secret_server.inject_fault("respond", path="/providers", status=307, headers={"Location": elsewhere})
+        elsewhere = f"{server.api_root}/models"
+        secret_server.inject_fault("respond", path="/models", status=307, headers={"Location": elsewhere})
         server.clear_journal()
         with pytest.raises(IndoxRouterError, match="redirected"):
             client.providers()
-        secret_server.inject_fault("respond", path="/auth/token", status=308,
-                                   headers={"Location": f"{server.base_url}/auth/token"})
-        secret_server.expire_tokens(refresh=True)
+        secret_server.inject_fault("respond", path="/auth/api-key", status=308,
+                                   headers={"Location": f"{server.api_root}/auth/api-key"})
+        secret_server.expire_tokens()
         with pytest.raises(IndoxRouterError, match="redirected"):
             client.providers()
     assert server.journal() == []  # neither the token nor the key reached the other origin

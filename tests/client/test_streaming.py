@@ -114,7 +114,7 @@ def test_stream_failing_after_an_event_is_not_retried(client: Client, server: Lo
     server.clear_journal()
     with pytest.raises(NetworkError):
         client.chat(LONG, model=MODEL, stream=True)
-    assert sleeps == [] and len([e for e in server.journal() if e["path"] == "/v1/chat/completions"]) == 1
+    assert sleeps == [] and len([e for e in server.journal() if e["path"] == "/api/v1/chat/completions"]) == 1
 
 
 def _connections(client: Client) -> int:

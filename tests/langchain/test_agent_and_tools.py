@@ -60,7 +60,7 @@ def test_langchain_create_agent_uses_the_tool(server: LocalServer, tmp_path: Pat
 def test_url_format_returns_the_url(server: LocalServer) -> None:
     tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="32x32")
     url = tool.invoke({"prompt": "a blue circle"})
-    assert url.startswith(server.base_url + "/files/images/")
+    assert url.startswith(server.api_root + "/files/images/")
 
 
 def test_several_images_one_per_line_and_size_argument(server: LocalServer, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from langchain_indox import IndoxEmbeddings
 
 
 def embed_requests(server: LocalServer) -> list[list[str]]:
-    return [json.loads(e["body"])["text"] for e in server.journal() if e["path"] == "/v1/embeddings"]
+    return [json.loads(e["body"])["text"] for e in server.journal() if e["path"] == "/api/v1/embeddings"]
 
 
 @pytest.fixture

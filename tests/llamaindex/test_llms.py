@@ -124,7 +124,7 @@ def test_metadata_from_the_router_cached(llm: ChatIndox, server: LocalServer) ->
     assert metadata.model_name == "openai/gpt-4o-mini"
     again = ChatIndox(model="openai/gpt-4o-mini", api_key=server.api_key, base_url=server.base_url)
     assert again.metadata.context_window == 128000
-    info_calls = [e for e in server.journal() if e["path"].startswith("/v1/models/")]
+    info_calls = [e for e in server.journal() if e["path"].startswith("/api/v1/models/")]
     assert len(info_calls) <= 1  # looked up once for this base URL and model
 
 

@@ -41,11 +41,11 @@ def test_partial_json_keeps_what_is_complete() -> None:
 
 def test_stream_assembler_builds_the_whole_answer() -> None:
     assembler = StreamAssembler()
-    raw = {"provider": "openai", "model": "gpt-4o-mini", "request_id": "req_1"}
+    origin = {"provider": "openai", "model": "gpt-4o-mini", "request_id": "req_1"}
     for text in ("Hel", "lo"):
-        assembler.add(StreamChunk(data=text, raw=raw))
+        assembler.add(StreamChunk(data=text, **origin))
     usage = Usage(tokens_prompt=3, tokens_completion=2, tokens_total=5)
-    assembler.add(StreamChunk(finish_reason="stop", usage=usage, raw=raw))
+    assembler.add(StreamChunk(finish_reason="stop", usage=usage, **origin))
     response = assembler.response(ChatResponse, "openai/gpt-4o-mini")
     assert (response.data, response.finish_reason, response.usage, response.request_id) == (
         "Hello", "stop", usage, "req_1")
