@@ -170,7 +170,7 @@ def provider_entries(body: Any, action: str, one: bool = False) -> list[dict[str
     """The providers of ``GET /models`` (a list), or the ``one`` of ``GET /models/{provider}``."""
     if one and isinstance(body, dict):
         body = [body]
-    found = expect(body, list, "the provider list", action, None)
+    found: list[dict[str, Any]] = expect(body, list, "the provider list", action, None)
     for position, entry in enumerate(found):
         expect(entry, dict, f"provider entry {position}", action, None)
         expect(provider_id(entry), str, f"provider entry {position}'s id", action, None)
