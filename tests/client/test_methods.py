@@ -180,3 +180,15 @@ def test_importing_the_client_pulls_in_no_framework_or_server() -> None:
             "'llama_index', 'langchain_indox', 'llamaindex_indox'}))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_image_parameters_travel_top_level(client: Client, server: LocalServer) -> None:
+    server.clear_journal()
+    images = client.image("a red boat", model="openai/dall-e-3", n=2, response_format="b64_json",
+                          style="vivid", seed=None, guidance_scale=3, byok_api_key="sk-own-key")
+    assert len(images.data) == 2
+    sent = json.loads(server.journal()[-1]["body"])
+    assert {k: v for k, v in sent.items() if k != "byok_api_key"} == {
+        "model": "openai/dall-e-3", "prompt": "a red boat", "size": "512x512", "n": 2,
+        "response_format": "b64_json", "style": "vivid", "additional_params": {"guidance_scale": 3}}
+    assert sent["byok_api_key"] == LocalServer.redacted("sk-own-key")  # sent, and kept out of the journal
