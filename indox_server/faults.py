@@ -1,6 +1,7 @@
 """Fault injection: what tests switch on to see a client cope with a bad day.
 
-A fault applies to the next ``count`` requests whose path (below ``/v1``)
+A fault applies to the next ``count`` requests whose path (relative to the API root
+``/api/v1``, or to ``/openai/v1`` for the facade, e.g. ``/chat/completions`` or ``/auth/api-key``)
 equals ``path`` (``"*"`` matches every path) and, if given, whose method
 equals ``method``. The kinds:
 
