@@ -61,7 +61,7 @@ class Request:
 
 @dataclass
 class Answer:
-    """What came back: ``headers`` with lower-case names; for a streamed 2xx answer ``content``
+    """What came back: ``headers`` a case-insensitive mapping; for a streamed 2xx answer ``content``
     is empty and ``stream`` is the shell's open response; ``cookies`` are those it set."""
 
     status: int

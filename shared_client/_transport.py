@@ -123,8 +123,9 @@ class Transport:
             raise APIError(f"{action} was redirected to {location}; the client does not follow redirects "
                            "(credentials stay with base_url's origin). Set base_url to the final address.",
                            status_code=response.status_code)
-        answer = Answer(response.status_code, {k.lower(): v for k, v in response.headers.items()},
-                        cookies=response.cookies.get_dict())
+        # headers: requests' own case-insensitive mapping; cookies matter only to a login's answer
+        answer = Answer(response.status_code, response.headers,
+                        cookies=response.cookies.get_dict() if not request.authenticated else {})
         if request.stream and response.status_code < 300:
             answer.stream = response
             return answer
