@@ -122,7 +122,7 @@ class Client:
                 except NetworkError as error:
                     failure = error
             elif isinstance(step, Sleep):
-                logger.info("retrying in %.2f s", step.seconds)
+                logger.info("%s", step.reason)
                 self._sleep(step.seconds)
             elif isinstance(step, Login):
                 try:

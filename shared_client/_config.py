@@ -37,11 +37,6 @@ class Settings:
     max_retries: int
 
     @property
-    def origin(self) -> str:
-        parts = urllib.parse.urlsplit(self.api_root)
-        return f"{parts.scheme}://{parts.netloc}"
-
-    @property
     def is_loopback(self) -> bool:
         return is_loopback(urllib.parse.urlsplit(self.api_root).hostname or "")
 

@@ -42,7 +42,7 @@ class ClientCore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.session = Session(settings.api_key, settings.auto_refresh)
-        self.policy = Policy(settings.max_retries, settings.auto_refresh)
+        self.policy = Policy(settings.max_retries)
         self.base64_embeddings = True
         hint = f" Check {API_KEY_ENV} (or api_key=...)"
         if settings.is_loopback:
@@ -205,13 +205,9 @@ class ChunkDecoder:
                                request_id=self.request_id, request_sent=True)
 
 
-def assemble(chunks: list[StreamChunk] | StreamAssembler, cls: type[wire.ResponseT], model: str,
+def assemble(assembler: StreamAssembler, cls: type[wire.ResponseT], model: str,
              action: str, request_id: str | None) -> wire.ResponseT:
     """The whole answer from its chunks, as the non-streamed call would have given it."""
-    assembler = chunks if isinstance(chunks, StreamAssembler) else StreamAssembler()
-    if not isinstance(chunks, StreamAssembler):
-        for chunk in chunks:
-            assembler.add(chunk)
     if assembler.usage is None:
         logger.info("%s: the stream carried no usage; reporting zero tokens", action)
     response = assembler.response(cls, model)

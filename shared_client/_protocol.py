@@ -83,6 +83,7 @@ class Send:
 @dataclass(frozen=True)
 class Sleep:
     seconds: float
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,10 +179,13 @@ def jwt_expiry(token: str | None) -> float | None:
 class Policy:
     """The retry settings of one client: ``max_retries`` and the random factor of the backoff."""
 
-    def __init__(self, max_retries: int, auto_refresh: bool, jitter: Callable[[], float] = random.random) -> None:
+    def __init__(self, max_retries: int, jitter: Callable[[], float] = random.random) -> None:
         self.max_retries = max_retries
-        self.auto_refresh = auto_refresh
         self.jitter = jitter
+
+    def wait(self, request: Request, retries: int, seconds: float, why: str) -> Sleep:
+        return Sleep(seconds, f"{request.action}: {why}; retry {retries + 1} of {self.max_retries} "
+                              f"in {seconds:.2f} s")
 
 
 def request_flow(request: Request, policy: Policy, session: Session | None) -> Flow[Answer]:
@@ -207,13 +211,13 @@ def request_flow(request: Request, policy: Policy, session: Session | None) -> F
                 raise not_repeated(failure) from failure.__cause__
             if retries >= policy.max_retries:
                 raise
-            yield Sleep(backoff_delay(retries, policy.jitter))
+            yield policy.wait(request, retries, backoff_delay(retries, policy.jitter), "network error")
             retries += 1
             continue
         if answer.status < 300:
             return answer  # type: ignore[no-any-return]
         error = error_from_answer(answer.status, answer.content, answer.headers, request.action)
-        if answer.status == 401 and session is not None and request.authenticated and policy.auto_refresh \
+        if answer.status == 401 and session is not None and request.authenticated and session.auto_refresh \
                 and not renewed:
             session.invalidate(generation)
             renewed = True
@@ -221,7 +225,7 @@ def request_flow(request: Request, policy: Policy, session: Session | None) -> F
         if should_retry(answer.status) and retries < policy.max_retries:
             delay = retry_delay(retries, parse_retry_after(answer.headers.get("retry-after")), policy.jitter)
             if delay is not None:
-                yield Sleep(delay)
+                yield policy.wait(request, retries, delay, f"status {answer.status}")
                 retries += 1
                 continue
         raise error
