@@ -145,8 +145,12 @@ class Session:
         return Request("POST", LOGIN_PATH, None, {"X-API-Key": key}, authenticated=False, idempotent=True)
 
     def accept(self, answer: Answer) -> None:
-        """A 200 login answer: the token from the body (else the cookie alone carries the session),
-        the end from ``expires_in``, else from the token's ``exp`` claim, else unknown."""
+        """A 200 login answer: the cookies it set and the token from its body carry the session; the
+        end comes from ``expires_in``, else from the token's ``exp`` claim, else it is unknown.
+
+        The cookies are kept here, not in the HTTP library's jar: a client talks to one origin and
+        follows no redirect, so they are scoped to it by construction, and one ``Cookie`` header
+        costs nothing where a jar checks its policy on every request."""
         try:
             body = json.loads(answer.content) if answer.content else {}
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -159,8 +163,11 @@ class Session:
         else:
             exp = jwt_expiry(token or answer.cookies.get("access_token"))
             ends_at = self._clock() + (exp - self._wall_clock()) if exp is not None else None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if answer.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in answer.cookies.items())
         self._generation += 1
-        self._current = (self._generation, {"Authorization": f"Bearer {token}"} if token else {}, ends_at)
+        self._current = (self._generation, headers, ends_at)
 
 
 def jwt_expiry(token: str | None) -> float | None:

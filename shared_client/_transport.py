@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
 import logging
 import os
 import queue
@@ -88,6 +89,13 @@ class _HeaderAuth(AuthBase):
         return "_HeaderAuth(<hidden>)"
 
 
+class _NoCookieStore(http.cookiejar.DefaultCookiePolicy):
+    """The session's own jar keeps nothing: the core's ``Session`` holds the login's cookies."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
 class Transport:
     """Sends requests under the API root over a connection pool sized for many threads; the
     session's cookie jar keeps what the server sets (the ``access_token`` cookie)."""
@@ -100,6 +108,7 @@ class Transport:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.session.cookies = requests.cookies.RequestsCookieJar(policy=_NoCookieStore())  # see Session.accept
 
     def send(self, request: Request) -> Answer:
         """The answer to ``request``; a streamed 2xx answer's body is left unread, in ``Answer.stream``."""

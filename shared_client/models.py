@@ -36,14 +36,18 @@ class Usage(BaseModel):
         """The router's naming (``tokens_prompt``) or OpenAI's (``prompt_tokens``); absent means zeros."""
         if not isinstance(usage, dict):
             return cls.model_validate(usage) if usage is not None else cls()
-        fields = {k: v for k, v in usage.items() if v is not None and k in cls.model_fields}
-        for ours, theirs in (("tokens_prompt", "prompt_tokens"), ("tokens_completion", "completion_tokens"),
-                             ("tokens_total", "total_tokens")):
+        fields = {k: v for k, v in usage.items() if v is not None and k in _USAGE_FIELDS}
+        for ours, theirs in _OPENAI_USAGE_NAMES:
             if ours not in fields and usage.get(theirs) is not None:
                 fields[ours] = usage[theirs]
         if "tokens_total" not in fields:
             fields["tokens_total"] = fields.get("tokens_prompt", 0) + fields.get("tokens_completion", 0)
         return cls.model_validate(fields)
+
+
+_USAGE_FIELDS = frozenset(Usage.model_fields)
+_OPENAI_USAGE_NAMES = (("tokens_prompt", "prompt_tokens"), ("tokens_completion", "completion_tokens"),
+                       ("tokens_total", "total_tokens"))
 
 
 class _Response(BaseModel):

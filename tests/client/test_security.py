@@ -32,8 +32,9 @@ def test_key_and_tokens_never_in_repr_str_logs_or_errors(secret_server: LocalSer
     secret_server.inject_fault("respond", path="/models", status=400)
     with pytest.raises(IndoxRouterError) as caught:
         client.providers()
-    token = client._core.session.credentials()[1]["Authorization"].removeprefix("Bearer ")
-    cookie = client._transport.session.cookies["access_token"]
+    session_headers = client._core.session.credentials()[1]
+    token = session_headers["Authorization"].removeprefix("Bearer ")
+    cookie = session_headers["Cookie"].removeprefix("access_token=")
     assert token and cookie
     texts = [repr(client), str(client), repr(client._core.session), str(caught.value), repr(caught.value),
              caplog.text, repr(vars(client)), repr(vars(client._core))]
