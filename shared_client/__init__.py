@@ -5,6 +5,8 @@
         print(client.chat([{"role": "user", "content": "Hi"}], model="openai/gpt-4o-mini").data)
 """
 
+from ._async_client import AsyncClient
+from ._async_streaming import AsyncChunkStream
 from ._client import Client, IndoxRouter
 from ._config import DEFAULT_BASE_URL
 from ._streaming import ChunkStream
@@ -40,6 +42,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_BASE_URL",
     "APIError",
+    "AsyncChunkStream",
+    "AsyncClient",
     "AuthenticationError",
     "ChatMessage",
     "ChatResponse",

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
 from ._config import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, resolve_settings
-from ._core import ChunkDecoder, ClientCore, Message, assemble
+from ._core import ChunkDecoder, ClientCore, ClientSettings, Message, assemble
 from ._protocol import Flow, Login, Send, Sleep
 from ._streaming import ChunkStream
 from ._transport import Transport
@@ -35,7 +35,7 @@ DEFAULT_POOL_SIZE = 64
 T = TypeVar("T")
 
 
-class Client:
+class Client(ClientSettings):
     """A client of the indoxRouter API: chat, completions, embeddings, images, catalogue, account.
 
     Constructing one makes no request; the first call logs in with the API key.
@@ -53,35 +53,6 @@ class Client:
         self._login_lock = threading.Lock()
         self._closed = False
         self._sleep: Callable[[float], None] = time.sleep
-
-    @property
-    def base_url(self) -> str:
-        return self._core.settings.base_url
-
-    @property
-    def api_root(self) -> str:
-        """Where every endpoint lives (docs/protocol.md section 1), e.g. ``https://api.indoxrouter.com/api/v1``."""
-        return self._core.settings.api_root
-
-    @property
-    def timeout(self) -> float | tuple[float, float]:
-        return self._core.settings.timeout
-
-    @property
-    def auto_refresh(self) -> bool:
-        return self._core.settings.auto_refresh
-
-    @property
-    def max_retries(self) -> int:
-        return self._core.settings.max_retries
-
-    def __repr__(self) -> str:
-        return (f"Client(base_url={self.base_url!r}, timeout={self.timeout!r}, "
-                f"auto_refresh={self.auto_refresh}, max_retries={self.max_retries})")
-
-    def __getstate__(self) -> dict[str, Any]:
-        raise TypeError("A Client holds a connection pool and a session and cannot be pickled; "
-                        "the framework integrations pickle their settings and make a client per process.")
 
     # --- lifecycle ----------------------------------------------------------------------------
 

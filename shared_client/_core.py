@@ -167,6 +167,41 @@ class ClientCore:
         return wire.expect(found, dict, "the user body", "GET /user", None)  # type: ignore[no-any-return]
 
 
+class ClientSettings:
+    """The read-only settings ``Client`` and ``AsyncClient`` both show, and their repr (no secrets)."""
+
+    _core: ClientCore
+
+    @property
+    def base_url(self) -> str:
+        return self._core.settings.base_url
+
+    @property
+    def api_root(self) -> str:
+        """Where every endpoint lives (docs/protocol.md section 1), e.g. ``https://api.indoxrouter.com/api/v1``."""
+        return self._core.settings.api_root
+
+    @property
+    def timeout(self) -> float | tuple[float, float]:
+        return self._core.settings.timeout
+
+    @property
+    def auto_refresh(self) -> bool:
+        return self._core.settings.auto_refresh
+
+    @property
+    def max_retries(self) -> int:
+        return self._core.settings.max_retries
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(base_url={self.base_url!r}, timeout={self.timeout!r}, "
+                f"auto_refresh={self.auto_refresh}, max_retries={self.max_retries})")
+
+    def __getstate__(self) -> dict[str, Any]:
+        raise TypeError(f"A {type(self).__name__} holds a connection pool and a session and cannot be pickled; "
+                        "the framework integrations pickle their settings and make a client per process.")
+
+
 class ChunkDecoder:
     """Bytes of a streamed answer in, :class:`StreamChunk` out, as each event completes (no I/O).
 
