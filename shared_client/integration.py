@@ -7,20 +7,24 @@ convert their own types and call these.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import threading
+import weakref
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
+from ._async_client import AsyncClient
 from ._client import Client
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._core import MAX_EMBEDDING_BATCH
 from .models import ImageResponse, Usage
 
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_IMAGE_DIR", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT",
-           "MAX_EMBEDDING_BATCH", "LazyClient", "full_model_name", "json_schema_format", "openai_usage",
-           "save_images"]
+           "MAX_EMBEDDING_BATCH", "LazyAsyncClient", "LazyClient", "full_model_name", "json_schema_format",
+           "openai_usage", "save_images"]
 
 DEFAULT_IMAGE_DIR = "indox-images"
 
@@ -43,12 +47,7 @@ class LazyClient:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": max_retries}
-                    if base_url:
-                        kwargs["base_url"] = base_url
-                    if timeout is not None:
-                        kwargs["timeout"] = timeout
-                    self._client = Client(**kwargs)
+                    self._client = Client(**_client_kwargs(api_key, base_url, timeout, max_retries))
         return self._client
 
     def close(self) -> None:
@@ -67,6 +66,70 @@ class LazyClient:
 
     def __repr__(self) -> str:
         return f"LazyClient(made={self._client is not None})"
+
+
+class LazyAsyncClient:
+    """One ``AsyncClient`` per event loop for an integration object, made on its first async call.
+
+    An ``httpx.AsyncClient`` belongs to the loop that made it, and users do call
+    ``asyncio.run(llm.ainvoke(...))`` twice in one script: a call from a new loop gets
+    a client of its own. Each client is closed when its loop shuts down its async
+    generators (``asyncio.run`` does, on the way out), so no connection outlives its loop.
+    Pickles as empty.
+    """
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
+                                                 tuple[AsyncClient, AsyncGenerator[None, None]]] = \
+            weakref.WeakKeyDictionary()
+
+    async def get(self, *, async_client: AsyncClient | None, api_key: Any, base_url: str | None,
+                  timeout: float | None, max_retries: int) -> AsyncClient:
+        if async_client is not None:
+            return async_client
+        loop = asyncio.get_running_loop()
+        found = self._by_loop.get(loop)
+        if found is not None and not found[0].closed:
+            return found[0]
+        made = AsyncClient(**_client_kwargs(api_key, base_url, timeout, max_retries))
+        keeper = _close_with_the_loop(made)
+        self._by_loop[loop] = (made, keeper)  # holding the generator keeps it from being finalized early
+        await keeper.__anext__()  # now the loop knows it, and closes it at shutdown_asyncgens()
+        return made
+
+    async def aclose(self) -> None:
+        """Close the client of the running loop, if this object made one."""
+        found = self._by_loop.pop(asyncio.get_running_loop(), None)
+        if found is not None:
+            await found[1].aclose()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LazyAsyncClient:
+        return LazyAsyncClient()
+
+    def __repr__(self) -> str:
+        return f"LazyAsyncClient(loops={len(self._by_loop)})"
+
+
+async def _close_with_the_loop(client: AsyncClient) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        await client.aclose()
+
+
+def _client_kwargs(api_key: Any, base_url: str | None, timeout: float | None, max_retries: int) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": max_retries}
+    if base_url:
+        kwargs["base_url"] = base_url
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    return kwargs
 
 
 def full_model_name(provider: str | None, model: str | None, requested: str) -> str:
