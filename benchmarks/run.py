@@ -14,6 +14,7 @@ elapsed time. Peers reach the server through its OpenAI-compatible facade.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import logging
@@ -38,9 +39,11 @@ from shared_client import Client
 from shared_client._sse import SSEDecoder
 
 SIZES = {  # rounds, calls per round, embedding documents, stream answer words, threads x calls
-    "tiny": {"rounds": 1, "calls": 3, "documents": 300, "words": 20, "threads": 4, "per_thread": 2, "imports": 1},
+    "tiny": {"rounds": 1, "calls": 3, "documents": 300, "words": 20, "threads": 4, "per_thread": 2, "imports": 1,
+             "async_rounds": 1, "async_calls": 4, "async_delay": 0.05, "async_streams": 2, "async_gap": 0.001},
     "full": {"rounds": 7, "calls": 60, "documents": 20_000, "words": 120, "threads": 32, "per_thread": 20,
-             "imports": 5},
+             "imports": 5, "async_rounds": 5, "async_calls": 256, "async_delay": 2.0, "async_streams": 64,
+             "async_gap": 0.02},
 }
 CHAT_MODEL, EMBED_MODEL = "openai/gpt-4o-mini", "openai/text-embedding-3-small"
 DIMENSIONS = 256
@@ -252,11 +255,16 @@ def corpus(count: int) -> list[str]:
             for i in range(count)]
 
 
-def bench_embeddings(setup: Setup, size: dict[str, int], report: Report) -> None:
+def _offline_tiktoken() -> None:
+    """OpenAIEmbeddings tokenizes with tiktoken; LlamaIndex ships its encodings, so no download is needed."""
     import llama_index.core
 
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(Path(llama_index.core.__file__).parent / "_static"
-                                                    / "tiktoken_cache"))  # offline tiktoken for OpenAIEmbeddings
+                                                    / "tiktoken_cache"))
+
+
+def bench_embeddings(setup: Setup, size: dict[str, int], report: Report) -> None:
+    _offline_tiktoken()
     from langchain_openai import OpenAIEmbeddings
     from llama_index.embeddings.openai import OpenAIEmbedding
 
@@ -430,7 +438,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this Markdown file")
-    parser.add_argument("--only", nargs="*", choices=["call", "stream", "embed", "threads", "imports", "memory"])
+    parser.add_argument("--only", nargs="*",
+                        choices=["call", "stream", "embed", "threads", "async", "imports", "memory"])
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -440,7 +449,7 @@ def main() -> int:
     size = SIZES[args.size]
     report = Report()
     print(f"Machine: {machine()}\nSize: {args.size} {size}", flush=True)
-    wanted = set(args.only or ["call", "stream", "embed", "threads", "imports", "memory"])
+    wanted = set(args.only or ["call", "stream", "embed", "threads", "async", "imports", "memory"])
     with LocalServer(subprocess=True, rate_limit=10**9, credits=10**9) as server:
         setup = Setup(server)
         steps = [("call", bench_per_call), ("stream", bench_streaming), ("embed", bench_embeddings),
@@ -448,6 +457,11 @@ def main() -> int:
         for key, step in steps:
             if key in wanted:
                 step(setup, size, report)
+        if "async" in wanted:
+            from async_bench import run_async
+
+            _offline_tiktoken()
+            asyncio.run(run_async(setup, size, report, corpus(size["documents"])))
         setup.client.close()
     if "imports" in wanted:
         bench_imports(size, report)

@@ -16,6 +16,6 @@ def test_benchmark_script_runs_every_section(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     text = output.read_text()
     for title in ("Client.chat vs raw requests", "LangChain", "LlamaIndex", "Streaming", "Embeddings",
-                  "Concurrency", "Peak memory", "Import time"):
+                  "Concurrency", "Async: ", "Async embeddings", "Peak memory", "Import time"):
         assert f"### {title}" in text or title in text, title
     assert "nan" not in text
