@@ -230,7 +230,7 @@ async def model_info(request: Request) -> Response:
     provider = state.provider(request.path_params["provider"])
     found = state.catalogue.models.get(f"{provider.id}/{request.path_params['model']}")
     if found is None:
-        raise model_not_found(f"{provider.id}/{request.path_params['model']}")
+        raise model_not_found(f"{provider.id}/{request.path_params['model']}", state.catalogue.models)
     return JSONResponse(found.to_wire())
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .accounts import DEFAULT_API_KEY, DEFAULT_CREDITS, Account, RateLimiter
@@ -13,8 +15,8 @@ from .journal import Journal
 from .parsing import split_model
 from .sessions import SessionStore
 
-_KIND_NAMES = {"chat": "chat", "completion": "text completion", "embedding": "embedding",
-               "image": "image generation"}
+_KIND_NAMES = {"chat": "a chat", "completion": "a text completion", "embedding": "an embedding",
+               "image": "an image generation"}
 
 
 @dataclass(frozen=True)
@@ -74,14 +76,17 @@ class ServerState:
         self.provider(provider)
         found = self.catalogue.models.get(f"{provider}/{name}")
         if found is None:
-            raise model_not_found(f"{provider}/{name}")
+            raise model_not_found(f"{provider}/{name}", self.catalogue.models)
         if not found.serves(endpoint_type):
-            raise invalid(f"Model '{model}' is a {_KIND_NAMES[found.type]} model and does not serve "
-                          f"{_KIND_NAMES[endpoint_type]} requests.")
+            raise invalid(f"Model '{model}' is {_KIND_NAMES[found.type]} model and does not serve "
+                          f"{_KIND_NAMES[endpoint_type].split(' ', 1)[1]} requests.")
         return found
 
 
-def model_not_found(model_id: str) -> ServerError:
-    # Worded for the official client's rules (docs/protocol.md section 9): it names the model and never
-    # says "provider", a word that would make that client raise ProviderNotFoundError instead.
-    return ServerError("model_not_found", f"Model '{model_id}' was not found.")
+def model_not_found(model_id: str, known: Iterable[str] = ()) -> ServerError:
+    """Names the model and the close matches among ``known`` ids. Worded for the official client's
+    rules (docs/protocol.md section 9): never the word "provider", which would make that client
+    raise ProviderNotFoundError instead."""
+    close = difflib.get_close_matches(model_id, list(known), n=3, cutoff=0.75)
+    also = f" Close matches: {', '.join(close)}." if close else ""
+    return ServerError("model_not_found", f"Model '{model_id}' was not found.{also}")

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from . import _validation as check
 from . import _wire as wire
-from ._config import API_KEY_ENV, LOCAL_SERVER_KEY, Settings
+from ._config import API_KEY_ENV, BASE_URL_ENV, LOCAL_SERVER_KEY, Settings
 from ._errors import error_from_event
 from ._protocol import Answer, Flow, Policy, Request, Session, login_flow, request_flow
 from ._sse import SSEDecoder
@@ -48,6 +49,9 @@ class ClientCore:
         if settings.is_loopback:
             hint += f"; the local server's default key is {LOCAL_SERVER_KEY!r}"
         self._refused_hint = hint + "."
+        self._unreachable_hint = (" Is the local server running? Start it with `python -m indox_server` "
+                                  "(or `python3 dev.py server`)." if settings.is_loopback else
+                                  f" Check base_url (or {BASE_URL_ENV}) and the network.")
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -55,7 +59,16 @@ class ClientCore:
         return login_flow(self.session, self.policy, self._refused_hint)
 
     def send(self, request: Request) -> Flow[Answer]:
-        return request_flow(request, self.policy, self.session)
+        """``request`` through the request loop; a failure to connect, even while logging in
+        first, is told as a failure of this request, with the address and what to do."""
+        try:
+            return (yield from request_flow(request, self.policy, self.session))
+        except NetworkError as error:
+            if error.request_sent is not False:
+                raise
+            raise type(error)(f"{request.action} could not connect to {self.settings.api_root}: "
+                              f"{_root_cause(error)}.{self._unreachable_hint}", request_sent=False,
+                              status_code=error.status_code, request_id=error.request_id) from error.__cause__
 
     def _get(self, path: str) -> Flow[Any]:
         answer = yield from self.send(Request("GET", path))
@@ -263,6 +276,22 @@ def merge_embeddings(parts: list[EmbeddingResponse]) -> EmbeddingResponse:
     })
     vectors = [vector for part in parts for vector in part.data]
     return first.model_copy(update={"data": vectors, "usage": usage})
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost OS-level reason (``Connection refused``, a DNS failure), else the error itself."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    reason = str(error)
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            number = current.errno  # asyncio words ECONNREFUSED its own way; the errno says it plainly
+            reason = os.strerror(number) if isinstance(number, int) and number > 0 else current.strerror
+        nested = [a for a in current.args if isinstance(a, BaseException)]
+        current = current.__cause__ or current.__context__ or getattr(current, "reason", None) \
+            or (nested[0] if nested else None)
+    return reason
 
 
 def _segment(value: str) -> str:

@@ -109,6 +109,8 @@ def error_from_answer(status: int, body: bytes, headers: Mapping[str, str], acti
     cls = error_class(status, error_type, detail)
     shown = detail if detail and not _looks_like_html(detail) else status_text(status)
     message = f"{action} failed: {_shorten(shown)}"
+    if cls is ModelNotFoundError:
+        message += " List the models with client.models() (or client.models('openai') for one provider)."
     if cls is RateLimitError:
         return RateLimitError(message, retry_after=parse_retry_after(headers.get("retry-after")),
                               reset_time=parse_reset_time(headers.get("x-ratelimit-reset")),
