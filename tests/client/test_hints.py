@@ -31,7 +31,7 @@ def test_an_unknown_model_says_how_to_list_models_and_names_close_matches(client
         client.chat(ASK, model="openai/gpt-4o-mni")
     text = str(caught.value)
     assert "client.models()" in text and "Close matches: openai/gpt-4o-mini" in text
-    with pytest.raises(ModelNotFoundError, match="client.models") as far:
+    with pytest.raises(ModelNotFoundError, match=r"client\.models") as far:
         client.model_info("openai", "no-such-thing")
     assert "Close matches" not in str(far.value)
 

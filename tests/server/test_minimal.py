@@ -89,8 +89,8 @@ def test_provider_objects_carry_the_id_only_as_name(api: RawAPI) -> None:
 
 
 def test_errors_are_fastapi_shaped(api: RawAPI) -> None:
-    missing = api.chat("Hi", model="openai/gpt-9")
-    assert missing.status_code == 404 and missing.json() == {"detail": "Model 'openai/gpt-9' was not found."}
+    missing = api.chat("Hi", model="openai/no-such-model")
+    assert missing.status_code == 404 and missing.json() == {"detail": "Model 'openai/no-such-model' was not found."}
     assert "X-Request-ID" not in missing.headers
     invalid = api.chat("Hi", temperature=5)
     assert invalid.status_code == 400 and set(invalid.json()) == {"detail"}
