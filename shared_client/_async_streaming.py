@@ -24,7 +24,7 @@ class AsyncChunkStream(AsyncIterator[StreamChunk]):
 
     def __init__(self, response: httpx.Response, decoder: ChunkDecoder, transport: AsyncTransport) -> None:
         self._decoder = decoder
-        self._chunks = self._generate(response, transport)
+        self._chunks = _chunks(response, decoder, transport)  # not a method: no cycle through self
 
     @property
     def request_id(self) -> str | None:
@@ -47,20 +47,20 @@ class AsyncChunkStream(AsyncIterator[StreamChunk]):
                         tb: TracebackType | None) -> None:
         await self.aclose()
 
-    async def _generate(self, response: httpx.Response,
-                        transport: AsyncTransport) -> AsyncGenerator[StreamChunk, None]:
-        decoder = self._decoder
-        body = response.aiter_raw()
-        released = False
-        try:
-            while not decoder.done:
-                data = await transport.read(body, decoder.action)
-                if not data:
-                    decoder.end()
-                for chunk in decoder.feed(data):
-                    yield chunk
-            released = True
-            await transport.release(response, body)
-        finally:
-            if not released:
-                await response.aclose()
+
+async def _chunks(response: httpx.Response, decoder: ChunkDecoder,
+                  transport: AsyncTransport) -> AsyncGenerator[StreamChunk, None]:
+    body = response.aiter_raw()
+    released = False
+    try:
+        while not decoder.done:
+            data = await transport.read(body, decoder.action)
+            if not data:
+                decoder.end()
+            for chunk in decoder.feed(data):
+                yield chunk
+        released = True
+        await transport.release(response, body)
+    finally:
+        if not released:
+            await response.aclose()

@@ -28,12 +28,12 @@ class ChunkStream(Iterator[StreamChunk]):
 
     def __init__(self, response: requests.Response, decoder: ChunkDecoder, *, read_some: ReadSome,
                  release: Release) -> None:
-        self._response: requests.Response | None = response
         self._decoder = decoder
-        self._read_some = read_some
-        self._release = release
+        self._held = _Held(response)
         self._closed = False
-        self._chunks = self._generate(response)
+        # The generator must not refer to self: a cycle would leave a dropped stream to the garbage
+        # collector, which may finalize the socket before this object (a ResourceWarning, a late close).
+        self._chunks = _chunks(self._held, decoder, read_some, release)
 
     @property
     def request_id(self) -> str | None:
@@ -50,9 +50,7 @@ class ChunkStream(Iterator[StreamChunk]):
         if not self._closed:
             self._closed = True
             self._chunks.close()
-            if self._response is not None:
-                self._response.close()
-                self._response = None
+            self._held.close()
 
     def __enter__(self) -> ChunkStream:
         return self
@@ -65,12 +63,27 @@ class ChunkStream(Iterator[StreamChunk]):
         with contextlib.suppress(Exception):  # at interpreter shutdown there is nothing to release
             self.close()
 
-    def _generate(self, response: requests.Response) -> Generator[StreamChunk, None, None]:
-        decoder = self._decoder
-        while not decoder.done:
-            data = self._read_some(response, decoder.action)
-            if not data:
-                decoder.end()
-            yield from decoder.feed(data)
-        self._response = None  # the drainer owns it now
-        self._release(response)
+
+class _Held:
+    """The open answer, until the stream closes it or hands it to ``release`` after ``[DONE]``."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.response: requests.Response | None = response
+
+    def close(self) -> None:
+        if self.response is not None:
+            self.response.close()
+            self.response = None
+
+
+def _chunks(held: _Held, decoder: ChunkDecoder, read_some: ReadSome,
+            release: Release) -> Generator[StreamChunk, None, None]:
+    response = held.response
+    assert response is not None
+    while not decoder.done:
+        data = read_some(response, decoder.action)
+        if not data:
+            decoder.end()
+        yield from decoder.feed(data)
+    held.response = None  # the drainer owns it now
+    release(response)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import gc
 import json
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +160,28 @@ def test_a_server_slow_to_close_after_done_does_not_hold_the_caller(client: Clie
     assert client.chat(LONG, model=MODEL, stream=True).data == expected
     assert time.perf_counter() - started < 2.0  # drained for at most half a second, then let go
     assert client.chat(LONG, model=MODEL).data == expected  # and the client carries on
+
+
+def test_abandoned_streams_leave_no_unclosed_socket(tmp_path: Path) -> None:
+    """Five streams dropped mid-answer under ``python -X dev -W error::ResourceWarning``: each
+    releases its socket when it is dropped, so nothing is left for the garbage collector to warn about."""
+    script = tmp_path / "abandon.py"
+    script.write_text(textwrap.dedent("""
+        import gc
+        from indox_server import LocalServer
+        from shared_client import Client
+
+        with LocalServer() as server, Client(api_key=server.api_key, base_url=server.base_url) as client:
+            server.inject_fault("stream_delay", path="/chat/completions", delay=0.05, count=1000)
+            for _ in range(5):
+                stream = client.chat([{"role": "user", "content": "Owls hunt at night. When do owls hunt?"}],
+                                     model="openai/gpt-4o-mini", stream=True, return_generator=True)
+                next(stream)
+                del stream
+            gc.collect()
+            print("abandoned 5")
+    """))
+    done = subprocess.run([sys.executable, "-X", "dev", "-W", "error::ResourceWarning", str(script)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "abandoned 5" in done.stdout, done.stderr[-2000:]
+    assert "ResourceWarning" not in done.stderr, done.stderr[-2000:]
