@@ -17,6 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.requests import ClientDisconnect
+
 from .errors import TYPE_OF_STATUS, ServerError, error_payload, not_logged_in
 from .faults import REQUEST_KINDS, Fault
 from .responses import new_request_id
@@ -202,6 +204,9 @@ class ProtocolMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except (ClientDisconnect, ConnectionError) as gone:  # Ctrl-C or a timeout on the client's side
+            logger.info("%s %s (%s): the client went away (%s)", scope["method"], path, request_id,
+                        type(gone).__name__)
         except Exception:
             logger.exception("Unhandled error in %s %s (%s)", scope["method"], path, request_id)
             if started:

@@ -73,6 +73,10 @@ def sse_response(request: Request, path: str,
         sent = 0
         try:
             for payload in itertools.chain(events(), [DONE]):
+                if await request.is_disconnected():  # also lets the loop see a connection that was lost
+                    logger.info("%s %s (%s): the client went away mid-stream", request.method, request.url.path,
+                                request.state.request_id)
+                    return
                 if cut is not None and sent >= cut.after_events:
                     if cut.abort:
                         await request.scope["state"]["abort"]()
