@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.utils import from_env, secret_from_env
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
-from shared_client import Client
-from shared_client.integration import API_KEY_ENV, BASE_URL_ENV, LazyClient
+from shared_client import AsyncClient, Client
+from shared_client.integration import API_KEY_ENV, BASE_URL_ENV, LazyAsyncClient, LazyClient
+
+T = TypeVar("T")
 
 
 class IndoxConnection(BaseModel):
-    """``api_key``, ``base_url``, ``timeout``, ``max_retries`` and an optional shared ``client``.
+    """``api_key``, ``base_url``, ``timeout``, ``max_retries`` and optional shared ``client``/``async_client``.
 
     Constructing makes no request and does not need a key (LangChain's standard
     tests construct models without one); the first call raises
@@ -32,8 +34,13 @@ class IndoxConnection(BaseModel):
     """Retries of the shared client's policy (docs/protocol.md section 10): the only retry layer."""
     client: Client | None = Field(default=None, exclude=True)
     """A ``shared_client.Client`` to share between several integrations."""
+    async_client: AsyncClient | None = Field(default=None, exclude=True)
+    """A ``shared_client.AsyncClient`` for the async calls (``ainvoke``, ``astream``, ...) to share
+    between several integrations; it belongs to one event loop. Without it, the async calls make
+    their own from the settings above, one per event loop, closed when that loop shuts down."""
 
     _lazy: LazyClient = PrivateAttr(default_factory=LazyClient)
+    _alazy: LazyAsyncClient = PrivateAttr(default_factory=LazyAsyncClient)
 
     @property
     def indox_client(self) -> Client:
@@ -41,12 +48,18 @@ class IndoxConnection(BaseModel):
         return self._lazy.get(client=self.client, api_key=self.api_key, base_url=self.base_url,
                               timeout=self.timeout, max_retries=self.max_retries)
 
+    async def _aindox_client(self) -> AsyncClient:
+        """The async client calls go through: ``async_client`` if given, else this loop's own, made
+        from the settings the sync calls use (a shared ``client``'s own, if one is given)."""
+        return await self._alazy.get(async_client=self.async_client, api_key=self.api_key, base_url=self.base_url,
+                                     timeout=self.timeout, max_retries=self.max_retries, client=self.client)
+
     @property
     def lc_secrets(self) -> dict[str, str]:
         return {"api_key": API_KEY_ENV}
 
-    def __repr_args__(self) -> Any:  # the client holds no secret, but is noise in a repr
-        return [(k, v) for k, v in super().__repr_args__() if k != "client"]
+    def __repr_args__(self) -> Any:  # the clients hold no secret, but are noise in a repr
+        return [(k, v) for k, v in super().__repr_args__() if k not in ("client", "async_client")]
 
 
 # Keyword arguments LangChain hands to _generate/_stream that are not request parameters.

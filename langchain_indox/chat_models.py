@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, Literal
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import JsonOutputKeyToolsParser, PydanticToolsParser
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from shared_client.integration import json_schema_format
 
 from ._connection import IndoxModelSettings
-from ._convert import PROVIDER, to_ai_message, to_message_chunk, to_wire_messages
+from ._convert import PROVIDER, to_chat_generation_chunk, to_chat_result, to_wire_messages
 
 
 class ChatIndox(IndoxModelSettings, BaseChatModel):
@@ -36,8 +36,9 @@ class ChatIndox(IndoxModelSettings, BaseChatModel):
 
     Streams token by token, reports ``usage_metadata`` on invoke and stream,
     calls tools (``bind_tools``) and returns structured output
-    (``with_structured_output``). Several models can share one
-    ``shared_client.Client`` through ``client=``.
+    (``with_structured_output``). ``ainvoke``, ``astream`` and ``abatch`` run natively on
+    ``shared_client.AsyncClient``. Several models can share one ``shared_client.Client``
+    through ``client=`` (and one ``AsyncClient`` through ``async_client=``).
     """
 
     model: str = Field(default="openai/gpt-4o-mini", alias="model_name")
@@ -70,24 +71,32 @@ class ChatIndox(IndoxModelSettings, BaseChatModel):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         request = self._request(messages, stop, kwargs)
-        response = self.indox_client.chat(**request)
-        message = to_ai_message(response, request["model"])
-        generation = ChatGeneration(message=message, generation_info={"finish_reason": response.finish_reason})
-        return ChatResult(generations=[generation],
-                          llm_output={"token_usage": message.usage_metadata,
-                                      "model_name": message.response_metadata["model_name"]})
+        return to_chat_result(self.indox_client.chat(**request), request["model"])
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        request = self._request(messages, stop, kwargs)
+        client = await self._aindox_client()
+        return to_chat_result(await client.chat(**request), request["model"])
+
+    # LangChain core fires on_llm_new_token for each chunk _stream/_astream yield (and does not
+    # even hand _astream a run manager); firing it here too would report every token twice.
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        # LangChain core fires on_llm_new_token for each chunk we yield; doing it here too
-        # would report every token twice. Async streaming uses core's _astream, which runs
-        # this generator in a worker thread one chunk at a time, so the loop never blocks.
         request = self._request(messages, stop, kwargs)
         with self.indox_client.stream_chat(**request) as chunks:
             for chunk in chunks:
-                message = to_message_chunk(chunk, request["model"])
-                info = {"finish_reason": chunk.finish_reason} if chunk.finish_reason else None
-                yield ChatGenerationChunk(message=message, generation_info=info)
+                yield to_chat_generation_chunk(chunk, request["model"])
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        request = self._request(messages, stop, kwargs)
+        client = await self._aindox_client()
+        async with await client.stream_chat(**request) as chunks:
+            async for chunk in chunks:
+                yield to_chat_generation_chunk(chunk, request["model"])
 
     # --- tools and structured output ----------------------------------------------------------
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from pydantic import Field, field_validator
 
-from shared_client.integration import MAX_EMBEDDING_BATCH
+from shared_client.integration import MAX_EMBEDDING_BATCH, gather_bounded
 
 from ._connection import IndoxConnection
 
@@ -25,7 +26,8 @@ class IndoxEmbeddings(IndoxConnection, Embeddings):
 
     Texts go in batches of ``chunk_size`` (at most the protocol's 2048), up to
     ``max_concurrency`` batches at a time on the shared client's connection pool;
-    vectors come back in input order. Vectors travel as base64 float32.
+    vectors come back in input order (``aembed_documents``: the same, as concurrent
+    tasks on ``shared_client.AsyncClient``). Vectors travel as base64 float32.
     """
 
     model: str = Field(default="openai/text-embedding-3-small", alias="model_name")
@@ -53,17 +55,25 @@ class IndoxEmbeddings(IndoxConnection, Embeddings):
             raise ValueError(f"max_concurrency must be at least 1; got {value}")
         return value
 
-    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+    def _batches(self, texts: list[str]) -> list[list[str]]:
+        return [list(texts[i:i + self.chunk_size]) for i in range(0, len(texts), self.chunk_size)]
+
+    def _extra(self) -> dict[str, Any]:
         extra = dict(self.model_kwargs)
         if self.dimensions is not None:
             extra["dimensions"] = self.dimensions
-        return self.indox_client.embeddings(texts, model=self.model, **extra).data
+        return extra
+
+    # --- sync ---------------------------------------------------------------------------------
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        return self.indox_client.embeddings(texts, model=self.model, **self._extra()).data
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order; an empty list sends nothing."""
         if not texts:
             return []
-        batches = [list(texts[i:i + self.chunk_size]) for i in range(0, len(texts), self.chunk_size)]
+        batches = self._batches(texts)
         progress = _progress(len(batches)) if self.show_progress_bar else None
         try:
             if self.max_concurrency == 1 or len(batches) == 1:
@@ -86,6 +96,30 @@ class IndoxEmbeddings(IndoxConnection, Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._embed_batch([text])[0]
+
+    # --- async: the same, on AsyncClient, batches as concurrent tasks -------------------------
+
+    async def _aembed_batch(self, texts: list[str]) -> list[list[float]]:
+        client = await self._aindox_client()
+        return (await client.embeddings(texts, model=self.model, **self._extra())).data
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """As :meth:`embed_documents`: at most ``max_concurrency`` batches in flight, vectors in order."""
+        if not texts:
+            return []
+        batches = self._batches(texts)
+        progress = _progress(len(batches)) if self.show_progress_bar else None
+        try:
+            results = await gather_bounded([partial(self._aembed_batch, batch) for batch in batches],
+                                           self.max_concurrency,
+                                           on_done=None if progress is None else lambda: progress.update(1))
+        finally:
+            if progress is not None:
+                progress.close()
+        return [vector for batch in results for vector in batch]
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return (await self._aembed_batch([text]))[0]
 
 
 def _progress(total: int) -> Any:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.llms import BaseLLM
-from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from langchain_core.outputs import GenerationChunk, LLMResult
 from pydantic import Field
 
-from shared_client import Usage
-from shared_client.integration import full_model_name, openai_usage
+from shared_client.integration import gather_bounded
 
 from ._connection import IndoxModelSettings
+from ._convert import Answer, completion_answer, streamed_answer, to_generation_chunk, to_llm_result
 
 
 class IndoxLLM(IndoxModelSettings, BaseLLM):
@@ -24,6 +25,8 @@ class IndoxLLM(IndoxModelSettings, BaseLLM):
 
     IndoxLLM(model="openai/gpt-3.5-turbo-instruct").invoke("Once upon a time")
     ```
+
+    ``ainvoke``, ``astream`` and ``abatch`` run natively on ``shared_client.AsyncClient``.
     """
 
     model: str = Field(default="openai/gpt-3.5-turbo-instruct", alias="model_name")
@@ -40,50 +43,60 @@ class IndoxLLM(IndoxModelSettings, BaseLLM):
     def _request(self, prompt: str, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         return {"prompt": prompt, **self._call_params(stop, kwargs)}
 
+    # --- sync ---------------------------------------------------------------------------------
+
     def _generate(self, prompts: list[str], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> LLMResult:
-        generations: list[list[Generation]] = []
-        totals = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        cost, model_name = 0.0, self.model
-        for prompt in prompts:
-            if self.streaming:
-                last: GenerationChunk | None = None
-                for chunk in self._stream(prompt, stop, run_manager, **kwargs):
-                    last = chunk if last is None else last + chunk
-                info = dict(last.generation_info or {}) if last else {}
-                text = last.text if last else ""
-            else:
-                request = self._request(prompt, stop, kwargs)
-                response = self.indox_client.completion(**request)
-                info = _final_info(response.finish_reason, response.usage,
-                                   full_model_name(response.provider, response.model, request["model"]))
-                text = response.data
-            for key, value in info.pop("token_usage", {}).items():
-                totals[key] += value
-            cost += info.pop("cost", 0.0)
-            model_name = info.pop("model_name", model_name)
-            generations.append([Generation(text=text, generation_info=info)])
-        return LLMResult(generations=generations,
-                         llm_output={"token_usage": totals, "model_name": model_name, "cost": cost})
+        return to_llm_result([self._answer(prompt, stop, run_manager, kwargs) for prompt in prompts], self.model)
+
+    def _answer(self, prompt: str, stop: list[str] | None, run_manager: CallbackManagerForLLMRun | None,
+                kwargs: dict[str, Any]) -> Answer:
+        if self.streaming:
+            joined: GenerationChunk | None = None
+            for chunk in self._stream(prompt, stop, run_manager, **kwargs):
+                joined = chunk if joined is None else joined + chunk
+            return streamed_answer(joined)
+        request = self._request(prompt, stop, kwargs)
+        return completion_answer(self.indox_client.completion(**request), request["model"])
 
     def _stream(self, prompt: str, stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[GenerationChunk]:
         request = self._request(prompt, stop, kwargs)
         with self.indox_client.stream_completion(**request) as chunks:
             for chunk in chunks:
-                info: dict[str, Any] | None = None
-                if chunk.finish_reason is not None:
-                    info = _final_info(chunk.finish_reason, chunk.usage,
-                                       full_model_name(chunk.provider, chunk.model, request["model"]))
-                piece = GenerationChunk(text=chunk.data, generation_info=info)
+                piece = to_generation_chunk(chunk, request["model"])
                 if run_manager is not None:  # core fires no tokens for text LLMs
                     run_manager.on_llm_new_token(piece.text, chunk=piece)
                 yield piece
 
+    # --- async: the same, on AsyncClient ------------------------------------------------------
 
-def _final_info(finish_reason: str | None, usage: Usage | None, model_name: str) -> dict[str, Any]:
-    """What the last chunk (or the whole answer) tells: why it ended, tokens, cost, model."""
-    info: dict[str, Any] = {"finish_reason": finish_reason, "model_name": model_name}
-    if usage is not None:
-        info.update(token_usage=openai_usage(usage), cost=usage.cost)
-    return info
+    async def _agenerate(self, prompts: list[str], stop: list[str] | None = None,
+                         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> LLMResult:
+        # Several prompts go concurrently, except when streaming into one run's callbacks.
+        calls = [partial(self._aanswer, prompt, stop, run_manager, kwargs) for prompt in prompts]
+        answers = await gather_bounded(calls, 1 if self.streaming else len(calls) or 1)
+        return to_llm_result(answers, self.model)
+
+    async def _aanswer(self, prompt: str, stop: list[str] | None, run_manager: AsyncCallbackManagerForLLMRun | None,
+                       kwargs: dict[str, Any]) -> Answer:
+        if self.streaming:
+            joined: GenerationChunk | None = None
+            async for chunk in self._astream(prompt, stop, run_manager, **kwargs):
+                joined = chunk if joined is None else joined + chunk
+            return streamed_answer(joined)
+        request = self._request(prompt, stop, kwargs)
+        client = await self._aindox_client()
+        return completion_answer(await client.completion(**request), request["model"])
+
+    async def _astream(self, prompt: str, stop: list[str] | None = None,
+                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                       **kwargs: Any) -> AsyncIterator[GenerationChunk]:
+        request = self._request(prompt, stop, kwargs)
+        client = await self._aindox_client()
+        async with await client.stream_completion(**request) as chunks:
+            async for chunk in chunks:
+                piece = to_generation_chunk(chunk, request["model"])
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(piece.text, chunk=piece)
+                yield piece

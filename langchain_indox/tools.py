@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
-from langchain_core.callbacks import CallbackManagerForToolRun
+from langchain_core.callbacks import AsyncCallbackManagerForToolRun, CallbackManagerForToolRun
 from langchain_core.tools import BaseTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from shared_client import ImageResponse
 from shared_client.integration import DEFAULT_IMAGE_DIR, save_images
 
 from ._connection import IndoxConnection
@@ -28,11 +30,14 @@ class ImageToolInput(BaseModel):
 class IndoxImageTool(IndoxConnection, BaseTool):
     """Lets an agent generate images with an indoxRouter image model.
 
-    ``response_format`` is ``"url"`` (the default: the tool returns the image's URL),
-    ``"b64_json"`` (the image is saved in ``output_dir`` and its absolute path
-    returned), or ``"content_and_artifact"`` (saved as for ``b64_json``, and the
-    image itself travels as the tool message's artifact: a list of base64 image
-    content blocks). With ``n`` above 1, one result per line.
+    ``image_format`` is what the router returns: ``"url"`` (the default: the tool returns
+    the image's URL) or ``"b64_json"`` (the image is saved in ``output_dir`` and its
+    absolute path returned). With ``n`` above 1, one result per line.
+
+    ``response_format`` keeps ``BaseTool``'s meaning: ``"content"`` (the default: the text
+    above) or ``"content_and_artifact"`` (the tool message also carries the images as its
+    artifact, a list of image content blocks: base64 for saved images, else URLs).
+    ``ainvoke`` runs natively on ``shared_client.AsyncClient``.
     """
 
     name: str = "generate_image"
@@ -41,22 +46,46 @@ class IndoxImageTool(IndoxConnection, BaseTool):
     model: str = Field(default="openai/dall-e-3", alias="model_name")
     size: str = "1024x1024"
     n: int = 1
-    response_format: Literal["url", "b64_json", "content", "content_and_artifact"] = "url"  # type: ignore[assignment]
+    image_format: Literal["url", "b64_json"] = "url"
+    """What the router returns: image URLs, or base64 images saved as files in ``output_dir``."""
     output_dir: str = DEFAULT_IMAGE_DIR
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
 
-    def _run(self, prompt: str, size: str | None = None,
-             run_manager: CallbackManagerForToolRun | None = None) -> Any:
-        wire_format = "url" if self.response_format in ("url", "content") else "b64_json"
-        response = self.indox_client.image(prompt, model=self.model, size=size or self.size,
-                                           n=self.n, response_format=wire_format, **self.model_kwargs)
-        locations = save_images(response, self.output_dir, prompt)
-        text = "\n".join(locations)
+    @model_validator(mode="before")
+    @classmethod
+    def _image_format_once_given_as_response_format(cls, data: Any) -> Any:
+        """``response_format="url"``/``"b64_json"`` meant ``image_format`` in earlier releases."""
+        if isinstance(data, dict) and data.get("response_format") in ("url", "b64_json"):
+            warnings.warn("IndoxImageTool(response_format='url'/'b64_json') is deprecated: pass image_format=... "
+                          "(response_format keeps BaseTool's meaning, 'content' or 'content_and_artifact')",
+                          DeprecationWarning, stacklevel=2)
+            data = dict(data)
+            data.setdefault("image_format", data.pop("response_format"))
+            data.pop("response_format", None)
+        return data
+
+    def _request(self, prompt: str, size: str | None) -> dict[str, Any]:
+        return {"prompt": prompt, "model": self.model, "size": size or self.size, "n": self.n,
+                "response_format": self.image_format, **self.model_kwargs}
+
+    def _output(self, response: ImageResponse, prompt: str) -> str | tuple[str, list[dict[str, Any]]]:
+        text = "\n".join(save_images(response, self.output_dir, prompt))
         if self.response_format != "content_and_artifact":
             return text
-        artifact = [{"type": "image", "base64": item, "mime_type": "image/png"} for item in response.data
-                    if not item.startswith(("http://", "https://"))]
+        artifact: list[dict[str, Any]] = [
+            {"type": "image", "url": item} if item.startswith(("http://", "https://"))
+            else {"type": "image", "base64": item, "mime_type": "image/png"}
+            for item in response.data]
         return text, artifact
+
+    def _run(self, prompt: str, size: str | None = None,
+             run_manager: CallbackManagerForToolRun | None = None) -> Any:
+        return self._output(self.indox_client.image(**self._request(prompt, size)), prompt)
+
+    async def _arun(self, prompt: str, size: str | None = None,
+                    run_manager: AsyncCallbackManagerForToolRun | None = None) -> Any:
+        client = await self._aindox_client()
+        return self._output(await client.image(**self._request(prompt, size)), prompt)
 
 
 __all__ = ["ImageToolInput", "IndoxImageTool"]

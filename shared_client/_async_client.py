@@ -43,7 +43,7 @@ class AsyncClient(ClientSettings):
     """
 
     def __init__(self, api_key: str | None = None, base_url: str = DEFAULT_BASE_URL,
-                 timeout: float = DEFAULT_TIMEOUT, auto_refresh: bool = True,
+                 timeout: float | tuple[float, float] = DEFAULT_TIMEOUT, auto_refresh: bool = True,
                  max_retries: int = DEFAULT_MAX_RETRIES) -> None:
         settings = resolve_settings(api_key, base_url, timeout, auto_refresh, max_retries)
         self._core = ClientCore(settings)

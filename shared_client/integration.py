@@ -12,9 +12,9 @@ import base64
 import hashlib
 import threading
 import weakref
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ._async_client import AsyncClient
 from ._client import Client
@@ -22,9 +22,11 @@ from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIM
 from ._core import MAX_EMBEDDING_BATCH
 from .models import ImageResponse, Usage
 
+T = TypeVar("T")
+
 __all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_IMAGE_DIR", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT",
-           "MAX_EMBEDDING_BATCH", "LazyAsyncClient", "LazyClient", "full_model_name", "json_schema_format",
-           "openai_usage", "save_images"]
+           "MAX_EMBEDDING_BATCH", "LazyAsyncClient", "LazyClient", "full_model_name", "gather_bounded",
+           "json_schema_format", "openai_usage", "save_images"]
 
 DEFAULT_IMAGE_DIR = "indox-images"
 
@@ -84,14 +86,23 @@ class LazyAsyncClient:
             weakref.WeakKeyDictionary()
 
     async def get(self, *, async_client: AsyncClient | None, api_key: Any, base_url: str | None,
-                  timeout: float | None, max_retries: int) -> AsyncClient:
+                  timeout: float | tuple[float, float] | None, max_retries: int,
+                  client: Client | None = None) -> AsyncClient:
+        """``async_client`` if given; else this loop's own, made from the settings given, or from
+        ``client``'s when an integration shares a sync ``Client`` (its async twin: the same key,
+        URL, timeout and retries)."""
         if async_client is not None:
             return async_client
         loop = asyncio.get_running_loop()
         found = self._by_loop.get(loop)
         if found is not None and not found[0].closed:
             return found[0]
-        made = AsyncClient(**_client_kwargs(api_key, base_url, timeout, max_retries))
+        if client is not None:
+            settings = client._core.settings
+            made = AsyncClient(settings.api_key.get_secret_value(), settings.base_url, settings.timeout,
+                               settings.auto_refresh, settings.max_retries)
+        else:
+            made = AsyncClient(**_client_kwargs(api_key, base_url, timeout, max_retries))
         keeper = _close_with_the_loop(made)
         self._by_loop[loop] = (made, keeper)  # holding the generator keeps it from being finalized early
         await keeper.__anext__()  # now the loop knows it, and closes it at shutdown_asyncgens()
@@ -123,13 +134,41 @@ async def _close_with_the_loop(client: AsyncClient) -> AsyncGenerator[None, None
         await client.aclose()
 
 
-def _client_kwargs(api_key: Any, base_url: str | None, timeout: float | None, max_retries: int) -> dict[str, Any]:
+def _client_kwargs(api_key: Any, base_url: str | None, timeout: float | tuple[float, float] | None,
+                   max_retries: int) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"api_key": api_key, "max_retries": max_retries}
     if base_url:
         kwargs["base_url"] = base_url
     if timeout is not None:
         kwargs["timeout"] = timeout
     return kwargs
+
+
+async def gather_bounded(calls: Sequence[Callable[[], Awaitable[T]]], limit: int,
+                         on_done: Callable[[], None] | None = None) -> list[T]:
+    """Await every call, at most ``limit`` at a time, and return their results in order.
+
+    The first failure cancels the calls still running and is raised.
+    """
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(call: Callable[[], Awaitable[T]]) -> T:
+        async with semaphore:
+            result = await call()
+        if on_done is not None:
+            on_done()
+        return result
+
+    if len(calls) == 1:
+        return [await one(calls[0])]
+    tasks = [asyncio.ensure_future(one(call)) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def full_model_name(provider: str | None, model: str | None, requested: str) -> str:

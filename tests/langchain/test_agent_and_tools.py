@@ -33,7 +33,7 @@ def run_agent(llm: ChatIndox, tools: list[IndoxImageTool], question: str) -> tup
 def test_agent_calls_the_image_tool_and_answers(server: LocalServer, tmp_path: Path) -> None:
     llm = ChatIndox(model="openai/gpt-4o-mini", api_key=server.api_key, base_url=server.base_url)
     tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="64x64",
-                          response_format="b64_json", output_dir=str(tmp_path))
+                          image_format="b64_json", output_dir=str(tmp_path))
     answer, results = run_agent(llm, [tool], "Please draw a picture of a lighthouse at dusk.")
     (result,) = results
     path = Path(str(result.content))
@@ -47,7 +47,7 @@ def test_langchain_create_agent_uses_the_tool(server: LocalServer, tmp_path: Pat
 
     llm = ChatIndox(model="openai/gpt-4o-mini", api_key=server.api_key, base_url=server.base_url)
     tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="32x32",
-                          response_format="b64_json", output_dir=str(tmp_path))
+                          image_format="b64_json", output_dir=str(tmp_path))
     agent = create_agent(llm, tools=[tool])
     state = agent.invoke({"messages": [{"role": "user", "content": "Please draw a picture of a castle on a hill."}]})
     kinds = [type(m).__name__ for m in state["messages"]]
@@ -64,7 +64,7 @@ def test_url_format_returns_the_url(server: LocalServer) -> None:
 
 
 def test_several_images_one_per_line_and_size_argument(server: LocalServer, tmp_path: Path) -> None:
-    tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, n=2, response_format="b64_json",
+    tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, n=2, image_format="b64_json",
                           output_dir=str(tmp_path))
     paths = tool.invoke({"prompt": "two cats", "size": "16x8"}).splitlines()
     assert len(paths) == 2 and all(Path(p).exists() for p in paths)
@@ -72,13 +72,36 @@ def test_several_images_one_per_line_and_size_argument(server: LocalServer, tmp_
 
 
 def test_content_and_artifact_carries_the_image(server: LocalServer, tmp_path: Path) -> None:
-    tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="16x16",
+    tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="16x16", image_format="b64_json",
                           response_format="content_and_artifact", output_dir=str(tmp_path))
     message = tool.invoke({"type": "tool_call", "id": "call_1", "name": tool.name,
                            "args": {"prompt": "a green triangle"}})
     assert isinstance(message, ToolMessage) and Path(str(message.content)).exists()
     (block,) = message.artifact
     assert block["type"] == "image" and base64.b64decode(block["base64"])[:4] == b"\x89PNG"
+
+
+def test_content_and_artifact_with_urls(server: LocalServer, tmp_path: Path) -> None:
+    tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="16x16",
+                          response_format="content_and_artifact", output_dir=str(tmp_path))
+    message = tool.invoke({"type": "tool_call", "id": "call_1", "name": tool.name, "args": {"prompt": "a star"}})
+    assert message.artifact == [{"type": "image", "url": message.content}]
+    assert str(message.content).startswith(server.api_root + "/files/images/") and not list(tmp_path.iterdir())
+
+
+def test_image_format_and_response_format_are_separate() -> None:
+    tool = IndoxImageTool(api_key="k")
+    assert (tool.image_format, tool.response_format) == ("url", "content")
+    with pytest.raises(ValueError):
+        IndoxImageTool(api_key="k", image_format="png")
+    with pytest.raises(ValueError):
+        IndoxImageTool(api_key="k", response_format="png")
+
+
+def test_old_response_format_values_still_mean_image_format() -> None:
+    with pytest.warns(DeprecationWarning, match="image_format"):
+        tool = IndoxImageTool(api_key="k", response_format="b64_json")
+    assert (tool.image_format, tool.response_format) == ("b64_json", "content")
 
 
 async def test_async_tool(server: LocalServer) -> None:
