@@ -48,8 +48,10 @@ SYNONYMS = {
 
 
 def _normalised_words(text: str) -> set[str]:
-    found = {stem(w) for w in words(text)}
-    return found | {SYNONYMS[w] for w in found if w in SYNONYMS}
+    """The text's words stemmed, plus the tool word each synonym stands for (looked up before
+    stemming, which would turn ``times`` into ``time``; stemmed after, as tool names are)."""
+    raw = words(text)
+    return {stem(w) for w in raw} | {stem(SYNONYMS[w]) for w in raw if w in SYNONYMS}
 
 
 def name_words(name: str) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -84,3 +85,16 @@ def test_react_format_replies() -> None:
         "Thought: I can answer without using any more tools. I'll use the user's language to answer\n"
         "Answer: add returned: 5.")
     assert react_reply([{"role": "user", "content": "Please add 2 and 3."}], "seed") is None
+
+
+@pytest.mark.parametrize(("question", "tool", "arguments"), [
+    ("What is 6.5 times 4?", "multiply", {"a": 6.5, "b": 4}),
+    ("What is 2 plus 40?", "add", {"a": 2, "b": 40}),
+])
+def test_the_documented_synonyms_pick_their_tool(question: str, tool: str, arguments: dict[str, float]) -> None:
+    number = {"type": "number"}
+    tools = [{"type": "function", "function": {"name": name, "parameters": {
+        "type": "object", "properties": {"a": number, "b": number}, "required": ["a", "b"]}}}
+        for name in ("add", "multiply")]
+    (call,) = choose_tool_calls(tools, "auto", True, question, False, "seed")
+    assert call["function"]["name"] == tool and json.loads(call["function"]["arguments"]) == arguments
