@@ -16,6 +16,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -33,23 +34,46 @@ def _run(*command: str | Path) -> int:
     return subprocess.call([str(part) for part in command], cwd=ROOT)
 
 
+def _install(python: Path, *args: str) -> int:
+    """``pip install`` quietly (pip still prints its errors), with a line every 15 s so a long
+    first install does not look stuck."""
+    started = time.monotonic()
+    # setuptools' note on editable installs is information, not a problem: keep it off the screen
+    quiet = {**os.environ, "PYTHONWARNINGS": "ignore::Warning:setuptools.command.editable_wheel"}
+    with subprocess.Popen([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args],
+                          cwd=ROOT, env=quiet) as pip:
+        while True:
+            try:
+                return pip.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                print(f"  ... still installing ({time.monotonic() - started:.0f} s)", flush=True)
+
+
 def ensure_environment(extras: str) -> Path:
     """The venv's interpreter, with the project installed with ``extras``."""
     python = _venv_python()
-    if not python.exists():
-        print(f"Creating {VENV.name} ...", flush=True)
+    created = not python.exists()
+    if created:
+        print(f"Creating {VENV.name}/ ...", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     stamp = VENV / ".indox-installed"
     installed, _, stamp_digest = (stamp.read_text().partition(" ") if stamp.exists() else ("", "", ""))
     if stamp_digest == digest and installed in LEVELS and LEVELS.index(installed) >= LEVELS.index(extras):
         return python
-    print(f"Installing the project with [{extras}] into {VENV.name} (first run only) ...", flush=True)
-    quiet = ["-q", "--disable-pip-version-check"]  # pip still prints its errors
-    if _run(python, "-m", "pip", "install", *quiet, "--upgrade", "pip") != 0 or \
-            _run(python, "-m", "pip", "install", *quiet, "-e", f".[{extras}]") != 0:
+    if installed in LEVELS and LEVELS.index(installed) > LEVELS.index(extras):
+        extras = installed  # a reinstall keeps what a larger job installed
+    if created or not installed:
+        why = "the first run; a few minutes, once"
+    elif stamp_digest != digest:
+        why = "pyproject.toml changed"
+    else:
+        why = f"this job needs more than the [{installed}] installed so far; once"
+    print(f"Installing the project with [{extras}] into {VENV.name}/ ({why}) ...", flush=True)
+    if _install(python, "--upgrade", "pip") != 0 or _install(python, "-e", f".[{extras}]") != 0:
         sys.exit("Installing the project failed; see pip's message above.")
     stamp.write_text(f"{extras} {digest}")
+    print("Installed.", flush=True)
     return python
 
 
@@ -79,7 +103,11 @@ def main(argv: list[str]) -> int:
     if job == "test":
         return run_tests(python, rest)
     if job == "server":
-        return _run(python, "-m", "indox_server", *rest)
+        command = [str(python), "-m", "indox_server", *rest]
+        if os.name == "posix":  # become the server: stopping this process stops it, no child left behind
+            os.chdir(ROOT)
+            os.execv(command[0], command)
+        return _run(*command)
     return _run(python, ROOT / "demo" / "tour.py", *rest)
 
 

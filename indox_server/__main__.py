@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
+from ._ports import holder_of
 from .accounts import DEFAULT_API_KEY, DEFAULT_CREDITS
 from .runner import serve
 from .state import ServerConfig
@@ -56,12 +58,20 @@ def main(argv: list[str] | None = None) -> int:
                           rate_limit=args.rate_limit, credits=args.credits, minimal=args.minimal)
 
     def announce(origin: str) -> None:
-        print(origin, flush=True)
+        print(origin, flush=True)  # the first line: LocalServer(subprocess=True) reads it
+        key = config.api_keys[0] if config.api_keys[0] == DEFAULT_API_KEY else "<one of your --api-key values>"
+        print(f"\n# Point the client, the demo and the samples at this server:\n"
+              f"export INDOX_ROUTER_BASE_URL={origin}\nexport INDOX_ROUTER_API_KEY={key}\n", flush=True)
 
     try:
         serve(args.host, args.port, config, announce, log_level=args.log_level)
     except OSError as exc:
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        message = f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+        if exc.errno == errno.EADDRINUSE:
+            holder = holder_of(args.port)
+            message += (f"; it is held by {holder}: stop that process, or pick another --port" if holder
+                        else "; another process listens there: stop it, or pick another --port")
+        print(message, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass
