@@ -57,12 +57,13 @@ def check_png(path: str) -> str:
 
 def catalogue(client: Any, args: argparse.Namespace) -> None:
     heading("The catalogue: providers(), models(), model_info()")
-    print(f"{len(client.providers())} providers. {'model':<46} {'type':<10} {'context':>8} {'$ in/1k':>9} "
-          f"{'$ out/1k':>9}")
+    providers = client.providers()
+    print(f"{len(providers)} providers: {', '.join(p['id'] for p in providers)}\n")
+    print(f"  {'model':<46} {'type':<10} {'context':>8} {'$ in/1k':>9} {'$ out/1k':>9}")
     for provider, models in client.models().items():
         for model in models:
             prices = model.get("input_price_per_1k_tokens", 0), model.get("output_price_per_1k_tokens", 0)
-            print(f"{'':>13}{provider + '/' + model['id']:<46} {model['type']:<10} "
+            print(f"  {provider + '/' + model['id']:<46} {model['type']:<10} "
                   f"{model.get('context_window') or 0:>8} {prices[0]:>9.5f} {prices[1]:>9.5f}")
     provider, _, name = args.chat_model.partition("/")
     info = client.model_info(provider, name)
@@ -131,7 +132,7 @@ def langchain_agent(client: Any, args: argparse.Namespace) -> None:
     from langchain_indox import ChatIndox, IndoxImageTool
 
     heading("A LangChain agent that decides to call the image tool")
-    tool = IndoxImageTool(model=args.image_model, size="512x512", response_format="b64_json",
+    tool = IndoxImageTool(model=args.image_model, size="512x512", image_format="b64_json",
                           output_dir=str(args.output_dir), client=client)
     llm = ChatIndox(model=args.chat_model, client=client).bind_tools([tool])
     messages: list[Any] = [HumanMessage("Please draw a picture of a lighthouse at dusk.")]
@@ -162,7 +163,10 @@ def llamaindex_rag(client: Any, args: argparse.Namespace) -> None:
     Settings.embed_model = IndoxEmbeddings(model=args.embed_model, client=client, embed_batch_size=64)
     Settings.chunk_size = 256  # small passages: sharper retrieval, readable sources
     documents = SimpleDirectoryReader(str(ROOT / "docs"), required_exts=[".md"]).load_data()
-    index = VectorStoreIndex.from_documents(documents, show_progress=True)
+    started = time.perf_counter()
+    index = VectorStoreIndex.from_documents(documents)
+    chunks = len(index.docstore.docs)
+    print(f"  {len(documents)} pages, {chunks} passages embedded in {time.perf_counter() - started:.1f} s")
     engine = index.as_query_engine(streaming=True, similarity_top_k=2)
     for question in ("What is the default API key of the local server?", "What does the drop fault switch do?",
                      "Which error does a stream that ends without [DONE] raise?"):
@@ -203,13 +207,15 @@ def llamaindex_agent(client: Any, args: argparse.Namespace) -> None:
 # --- the summary ----------------------------------------------------------------------------
 
 
-def summary(client: Any) -> None:
+def summary(client: Any, local: bool) -> None:
     heading("Usage, from get_usage()")
     usage = client.get_usage()
     print(f"  {'model':<40} {'requests':>8} {'tokens':>9} {'cost $':>10}")
     for model, row in usage.get("by_model", {}).items():
         print(f"  {model:<40} {row['requests']:>8} {row['tokens']:>9,} {row['cost']:>10.6f}")
     print(f"  {'total':<40} {usage['total_requests']:>8} {usage['total_tokens']:>9,} {usage['total_cost']:>10.6f}")
+    if local:
+        print("  (Costs are the real models' list prices, as the local stand-ins count them: nothing was charged.)")
 
 
 STEPS = (catalogue, chat, langchain_chain, llamaindex_rag, langchain_agent, llamaindex_agent)
@@ -229,10 +235,15 @@ def main() -> int:
     try:
         with connection() as (key, url, where):
             print(f"Touring indoxRouter on {where}.")
+            local = "embedded" in where
+            if local:
+                print("Its models are deterministic stand-ins, not language models: chat answers are sentences\n"
+                      "picked from the prompt, images are patterns. Set INDOX_ROUTER_API_KEY and\n"
+                      "INDOX_ROUTER_BASE_URL to tour a real indoxRouter service instead.")
             with Client(api_key=key, base_url=url) as client:
                 for step in STEPS:
                     step(client, args)
-                summary(client)
+                summary(client, local)
     except KeyboardInterrupt:
         return 130
     except IndoxRouterError as exc:
