@@ -14,13 +14,15 @@ from llama_index.core.bridge.pydantic import (
     field_validator,
 )
 
-from shared_client import Client
-from shared_client.integration import API_KEY_ENV, BASE_URL_ENV, LazyClient
+from shared_client import AsyncClient, Client
+from shared_client.integration import API_KEY_ENV, BASE_URL_ENV, LazyAsyncClient, LazyClient
 
 
 class IndoxConnection(BaseModel):
     """Mixed into each class (all of them pydantic models through LlamaIndex):
-    ``api_key``, ``base_url``, ``timeout``, ``max_retries`` and an optional shared ``client``.
+    ``api_key``, ``base_url``, ``timeout``, ``max_retries`` and an optional shared ``client``
+    (for the sync methods) and ``async_client`` (for the async ones). Without ``async_client``
+    the async methods make their own ``AsyncClient`` from the same settings, one per event loop.
 
     The key is excluded from ``to_dict()``/``to_json()`` and callback payloads, and is a
     ``SecretStr`` in reprs. Constructing makes no request; the first call raises
@@ -37,8 +39,11 @@ class IndoxConnection(BaseModel):
     max_retries: int = Field(default=2, description="Retries of the shared client: the only retry layer.")
     client: Client | None = Field(default=None, exclude=True,
                                   description="A shared_client.Client to share between integrations.")
+    async_client: AsyncClient | None = Field(
+        default=None, exclude=True, description="A shared_client.AsyncClient for the async methods to share.")
 
     _lazy: LazyClient = PrivateAttr(default_factory=LazyClient)
+    _alazy: LazyAsyncClient = PrivateAttr(default_factory=LazyAsyncClient)
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -56,8 +61,15 @@ class IndoxConnection(BaseModel):
         return self._lazy.get(client=self.client, api_key=self.api_key, base_url=self.base_url,
                               timeout=self.timeout, max_retries=self.max_retries)
 
+    async def aindox_client(self) -> AsyncClient:
+        """The client async calls go through: ``async_client`` if given, else this object's
+        own for the running event loop (made on its first async call there), with the settings
+        of the shared ``client`` if there is one, else with this object's."""
+        return await self._alazy.get(async_client=self.async_client, api_key=self.api_key, base_url=self.base_url,
+                                     timeout=self.timeout, max_retries=self.max_retries, client=self.client)
+
     def __getstate__(self) -> dict[Any, Any]:
-        """Pickle without a shared client (its locks and sockets stay in this process)."""
+        """Pickle without shared clients (their locks and sockets stay in this process)."""
         state: dict[Any, Any] = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "client": None}
+        state["__dict__"] = {**state["__dict__"], "client": None, "async_client": None}
         return state

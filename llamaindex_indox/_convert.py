@@ -17,8 +17,10 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 
+from shared_client import ChatResponse as IndoxChatResponse
+from shared_client import CompletionResponse as IndoxCompletionResponse
 from shared_client import InvalidParametersError, StreamChunk, Usage
-from shared_client.assembly import ToolCallAssembler
+from shared_client.assembly import StreamAssembler, ToolCallAssembler
 from shared_client.integration import full_model_name, openai_usage
 
 _ROLES = {
@@ -122,6 +124,48 @@ def chat_response(data: str, tool_calls: list[dict[str, Any]] | None, raw: dict[
 def completion_response(data: str, raw: dict[str, Any], usage: Usage | None, delta: str | None = None
                         ) -> CompletionResponse:
     return CompletionResponse(text=data, delta=delta, raw=raw, additional_kwargs=usage_kwargs(usage))
+
+
+def from_chat(response: IndoxChatResponse, requested: str) -> ChatResponse:
+    """A whole chat answer of the shared client (sync or async alike) as LlamaIndex's."""
+    raw = raw_body(usage=response.usage, provider=response.provider, model=response.model, requested=requested,
+                   finish_reason=response.finish_reason, request_id=response.request_id)
+    return chat_response(response.data, response.tool_calls, raw, response.usage)
+
+
+def from_completion(response: IndoxCompletionResponse, requested: str) -> CompletionResponse:
+    """A whole text completion of the shared client as LlamaIndex's."""
+    raw = raw_body(usage=response.usage, provider=response.provider, model=response.model, requested=requested,
+                   finish_reason=response.finish_reason, request_id=response.request_id)
+    return completion_response(response.data, raw, response.usage)
+
+
+class ChatStream:
+    """The chunks of one streamed chat answer, one ``ChatResponse`` each: its ``delta``, the
+    text so far and every tool call so far. The sync and the async stream both feed it."""
+
+    def __init__(self, requested: str) -> None:
+        self._requested = requested
+        self._assembler = StreamAssembler()
+        self._text = ""
+
+    def response(self, chunk: StreamChunk) -> ChatResponse:
+        self._assembler.add(chunk)
+        self._text += chunk.data
+        return ChatResponse(message=assistant_message(self._text, self._assembler.tool_calls), delta=chunk.data,
+                            raw=final_raw(chunk, self._requested), additional_kwargs=usage_kwargs(chunk.usage))
+
+
+class CompletionStream:
+    """The chunks of one streamed completion, one ``CompletionResponse`` each (delta and text so far)."""
+
+    def __init__(self, requested: str) -> None:
+        self._requested = requested
+        self._text = ""
+
+    def response(self, chunk: StreamChunk) -> CompletionResponse:
+        self._text += chunk.data
+        return completion_response(self._text, final_raw(chunk, self._requested), chunk.usage, chunk.data)
 
 
 def final_raw(chunk: StreamChunk, requested: str) -> dict[str, Any]:

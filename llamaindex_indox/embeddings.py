@@ -12,6 +12,8 @@ from shared_client.integration import MAX_EMBEDDING_BATCH
 
 from ._connection import IndoxConnection
 
+DEFAULT_BATCHES_IN_FLIGHT = 4
+
 
 class IndoxEmbeddings(IndoxConnection, BaseEmbedding):
     """indoxRouter embeddings for LlamaIndex indexes and ingestion pipelines.
@@ -25,7 +27,8 @@ class IndoxEmbeddings(IndoxConnection, BaseEmbedding):
 
     Batches are real batch requests of ``embed_batch_size`` texts (default the
     protocol's 2048); async batches run ``num_workers`` at a time (default 4),
-    so a big ingest does not set off a storm of 429s.
+    so a big ingest does not set off a storm of 429s. The async methods run on
+    ``shared_client.AsyncClient`` (``async_client``, or one of their own per event loop).
     """
 
     model_name: str = Field(default="openai/text-embedding-3-small",
@@ -33,7 +36,7 @@ class IndoxEmbeddings(IndoxConnection, BaseEmbedding):
                             description="The model, as provider/model.")
     embed_batch_size: int = Field(default=MAX_EMBEDDING_BATCH, gt=0, le=MAX_EMBEDDING_BATCH,
                                   description="Texts per request (at most 2048).")
-    num_workers: int | None = Field(default=4, description="Async batches in flight at once.")
+    num_workers: int | None = Field(default=DEFAULT_BATCHES_IN_FLIGHT, description="Async batches in flight at once.")
     dimensions: int | None = Field(default=None, gt=0, description="Vector length, for models that take it.")
     additional_kwargs: dict[str, Any] = Field(default_factory=dict)
 
@@ -45,11 +48,33 @@ class IndoxEmbeddings(IndoxConnection, BaseEmbedding):
     def model(self) -> str:
         return self.model_name
 
-    def _embed(self, texts: list[str]) -> list[list[float]]:
+    def _extra(self) -> dict[str, Any]:
         extra = dict(self.additional_kwargs)
         if self.dimensions is not None:
             extra["dimensions"] = self.dimensions
-        return self.indox_client.embeddings(texts, model=self.model_name, **extra).data
+        return extra
+
+    def _batches(self, texts: list[str]) -> list[list[str]]:
+        size = self.embed_batch_size
+        return [texts[start:start + size] for start in range(0, len(texts), size)]
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        """One request per ``embed_batch_size`` texts, one after the other, vectors in input order."""
+        client, extra = self.indox_client, self._extra()
+        return [vector for batch in self._batches(texts)
+                for vector in client.embeddings(batch, model=self.model_name, **extra).data]
+
+    async def _aembed(self, texts: list[str]) -> list[list[float]]:
+        """:meth:`_embed` on the async client: the batches ``num_workers`` at a time, in input order."""
+        client, extra = await self.aindox_client(), self._extra()
+        in_flight = asyncio.Semaphore(max(1, self.num_workers or DEFAULT_BATCHES_IN_FLIGHT))
+
+        async def embed(batch: list[str]) -> list[list[float]]:
+            async with in_flight:
+                return (await client.embeddings(batch, model=self.model_name, **extra)).data
+
+        answers = await asyncio.gather(*(embed(batch) for batch in self._batches(texts)))
+        return [vector for vectors in answers for vector in vectors]
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self._embed([query])[0]
@@ -61,10 +86,10 @@ class IndoxEmbeddings(IndoxConnection, BaseEmbedding):
         return self._embed(texts) if texts else []
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
-        return (await asyncio.to_thread(self._embed, [query]))[0]
+        return (await self._aembed([query]))[0]
 
     async def _aget_text_embedding(self, text: str) -> list[float]:
-        return (await asyncio.to_thread(self._embed, [text]))[0]
+        return (await self._aembed([text]))[0]
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return await asyncio.to_thread(self._embed, texts) if texts else []
+        return await self._aembed(texts) if texts else []

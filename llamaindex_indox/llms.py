@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import AsyncGenerator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llama_index.core.base.llms.generic_utils import (
@@ -35,20 +35,12 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection, default_completion_to_prompt
 from llama_index.core.types import PydanticProgramMode
 
-from shared_client import IndoxRouterError, ModelInfo
-from shared_client.assembly import StreamAssembler, parse_partial_json
+from shared_client import AsyncChunkStream, ChunkStream, IndoxRouterError, ModelInfo, StreamChunk
+from shared_client.assembly import parse_partial_json
 from shared_client.integration import json_schema_format
 
 from ._connection import IndoxConnection
-from ._convert import (
-    assistant_message,
-    chat_response,
-    completion_response,
-    final_raw,
-    raw_body,
-    to_wire_messages,
-    usage_kwargs,
-)
+from ._convert import ChatStream, CompletionStream, from_chat, from_completion, to_wire_messages
 
 if TYPE_CHECKING:
     from llama_index.core.prompts import BasePromptTemplate
@@ -57,6 +49,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("llamaindex_indox")
 Model = TypeVar("Model", bound="BaseModel")
+Response = TypeVar("Response")
 
 FALLBACK_CONTEXT_WINDOW = 8192
 FALLBACK_NUM_OUTPUT = 1024
@@ -64,14 +57,19 @@ _INFO_CACHE: dict[tuple[str, str], ModelInfo] = {}
 _INFO_LOCK = threading.Lock()
 
 
-async def _iterate_in_thread(items: Iterator[Any]) -> AsyncGenerator[Any, None]:
-    """Each ``next()`` of a blocking iterator in a worker thread: the loop keeps running."""
-    done = object()
-    while True:
-        item = await asyncio.to_thread(next, items, done)
-        if item is done:
-            return
-        yield item
+def _responses(chunks: ChunkStream, convert: Callable[[StreamChunk], Response]) -> Generator[Response, None, None]:
+    """One response per chunk; the stream's connection is released however the iteration ends."""
+    with chunks:
+        for chunk in chunks:
+            yield convert(chunk)
+
+
+async def _aresponses(chunks: AsyncChunkStream,
+                      convert: Callable[[StreamChunk], Response]) -> AsyncGenerator[Response, None]:
+    """:func:`_responses` for the async client's streams (a cancelled task releases the connection too)."""
+    async with chunks:
+        async for chunk in chunks:
+            yield convert(chunk)
 
 
 class _IndoxModel(IndoxConnection):
@@ -97,20 +95,39 @@ class _IndoxModel(IndoxConnection):
         provider, _, name = self.model.partition("/")
         try:
             client = self.indox_client
-            key = (client.base_url, self.model)
-            with _INFO_LOCK:
-                cached = _INFO_CACHE.get(key)
-            if cached is None:
-                cached = client.model_info(provider, name)
-                with _INFO_LOCK:
-                    _INFO_CACHE[key] = cached
-            self._info = cached
+            info = self._cached_info(client.base_url)
+            self._remember_info(client.base_url, info or client.model_info(provider, name))
         except IndoxRouterError as exc:
-            self._info_failed = True
-            logger.warning("No catalogue entry for %s (%s); assuming a %d-token context window and %d "
-                           "output tokens. Set context_window / num_output to override.",
-                           self.model, exc, FALLBACK_CONTEXT_WINDOW, FALLBACK_NUM_OUTPUT)
+            self._no_info(exc)
         return self._info
+
+    async def _amodel_info(self) -> ModelInfo | None:
+        """:meth:`_model_info` on the async client (the same cache)."""
+        if self._info is not None or self._info_failed:
+            return self._info
+        provider, _, name = self.model.partition("/")
+        try:
+            client = await self.aindox_client()
+            info = self._cached_info(client.base_url)
+            self._remember_info(client.base_url, info or await client.model_info(provider, name))
+        except IndoxRouterError as exc:
+            self._no_info(exc)
+        return self._info
+
+    def _cached_info(self, base_url: str) -> ModelInfo | None:
+        with _INFO_LOCK:
+            return _INFO_CACHE.get((base_url, self.model))
+
+    def _remember_info(self, base_url: str, info: ModelInfo) -> None:
+        with _INFO_LOCK:
+            _INFO_CACHE[(base_url, self.model)] = info
+        self._info = info
+
+    def _no_info(self, exc: IndoxRouterError) -> None:
+        self._info_failed = True
+        logger.warning("No catalogue entry for %s (%s); assuming a %d-token context window and %d "
+                       "output tokens. Set context_window / num_output to override.",
+                       self.model, exc, FALLBACK_CONTEXT_WINDOW, FALLBACK_NUM_OUTPUT)
 
     def _metadata(self, *, is_chat_model: bool, is_function_calling_model: bool) -> LLMMetadata:
         info = None if self.context_window and (self.num_output or self.max_tokens) else self._model_info()
@@ -157,27 +174,24 @@ class ChatIndox(_IndoxModel, FunctionCallingLLM):
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         params = self._params(kwargs)
         response = self.indox_client.chat(to_wire_messages(messages), **params)
-        raw = raw_body(usage=response.usage, provider=response.provider, model=response.model,
-                       requested=params["model"], finish_reason=response.finish_reason,
-                       request_id=response.request_id)
-        return chat_response(response.data, response.tool_calls, raw, response.usage)
+        return from_chat(response, params["model"])
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         params = self._params(kwargs)
         chunks = self.indox_client.stream_chat(to_wire_messages(messages), **params)
-        return self._responses(chunks, params["model"])
+        return _responses(chunks, ChatStream(params["model"]).response)
 
-    @staticmethod
-    def _responses(chunks: Any, requested: str) -> ChatResponseGen:
-        """One ChatResponse per chunk: its ``delta``, the text so far and every tool call so far."""
-        assembler = StreamAssembler()
-        text = ""
-        with chunks:
-            for chunk in chunks:
-                assembler.add(chunk)
-                text += chunk.data
-                yield ChatResponse(message=assistant_message(text, assembler.tool_calls), delta=chunk.data,
-                                   raw=final_raw(chunk, requested), additional_kwargs=usage_kwargs(chunk.usage))
+    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        params = self._params(kwargs)
+        wire = to_wire_messages(messages)
+        response = await (await self.aindox_client()).chat(wire, **params)
+        return from_chat(response, params["model"])
+
+    async def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        params = self._params(kwargs)
+        wire = to_wire_messages(messages)
+        chunks = await (await self.aindox_client()).stream_chat(wire, **params)
+        return _aresponses(chunks, ChatStream(params["model"]).response)
 
     # --- the eight entry points, under LlamaIndex's callback decorators ----------------------
 
@@ -213,14 +227,6 @@ class ChatIndox(_IndoxModel, FunctionCallingLLM):
     async def astream_complete(self, prompt: str, formatted: bool = False,
                                **kwargs: Any) -> CompletionResponseAsyncGen:
         return await astream_chat_to_completion_decorator(self._astream_chat)(prompt, **kwargs)
-
-    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        # The shared client is synchronous: the call runs in a worker thread, off the loop.
-        return await asyncio.to_thread(self._chat, messages, **kwargs)
-
-    async def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
-        responses = await asyncio.to_thread(self._stream_chat, messages, **kwargs)
-        return _iterate_in_thread(responses)
 
     # --- tools -------------------------------------------------------------------------------
 
@@ -267,15 +273,15 @@ class ChatIndox(_IndoxModel, FunctionCallingLLM):
 
     # --- structured output -------------------------------------------------------------------
 
-    def _json_schema_mode(self) -> bool:
-        info = self._model_info()
+    def _json_schema_mode(self, info: ModelInfo | None) -> bool:
+        """Whether structured output goes by the router's JSON-schema mode (else by a forced tool call)."""
         return self.pydantic_program_mode == PydanticProgramMode.DEFAULT and bool(
             info and "json_mode" in info.capabilities)
 
     def structured_predict(self, output_cls: type[Model], prompt: BasePromptTemplate,
                            llm_kwargs: dict[str, Any] | None = None, **prompt_args: Any) -> Model:
         """``output_cls`` from the router's JSON-schema mode where the model has it, else a forced tool call."""
-        if not self._json_schema_mode():
+        if not self._json_schema_mode(self._model_info()):
             llm_kwargs = {"tool_choice": "required", **(llm_kwargs or {})}
             return super().structured_predict(output_cls, prompt, llm_kwargs=llm_kwargs,  # type: ignore[no-any-return]
                                               **prompt_args)
@@ -285,7 +291,7 @@ class ChatIndox(_IndoxModel, FunctionCallingLLM):
 
     async def astructured_predict(self, output_cls: type[Model], prompt: BasePromptTemplate,
                                   llm_kwargs: dict[str, Any] | None = None, **prompt_args: Any) -> Model:
-        if not await asyncio.to_thread(self._json_schema_mode):
+        if not self._json_schema_mode(await self._amodel_info()):
             llm_kwargs = {"tool_choice": "required", **(llm_kwargs or {})}
             return await super().astructured_predict(  # type: ignore[no-any-return]
                 output_cls, prompt, llm_kwargs=llm_kwargs, **prompt_args)
@@ -325,24 +331,21 @@ class IndoxLLM(_IndoxModel, LLM):
 
     def _complete(self, prompt: str, **kwargs: Any) -> CompletionResponse:
         params = self._params(kwargs)
-        response = self.indox_client.completion(prompt, **params)
-        raw = raw_body(usage=response.usage, provider=response.provider, model=response.model,
-                       requested=params["model"], finish_reason=response.finish_reason,
-                       request_id=response.request_id)
-        return completion_response(response.data, raw, response.usage)
+        return from_completion(self.indox_client.completion(prompt, **params), params["model"])
 
     def _stream_complete(self, prompt: str, **kwargs: Any) -> CompletionResponseGen:
         params = self._params(kwargs)
         chunks = self.indox_client.stream_completion(prompt, **params)
+        return _responses(chunks, CompletionStream(params["model"]).response)
 
-        def responses() -> CompletionResponseGen:
-            text = ""
-            with chunks:
-                for chunk in chunks:
-                    text += chunk.data
-                    yield completion_response(text, final_raw(chunk, params["model"]), chunk.usage, chunk.data)
+    async def _acomplete(self, prompt: str, **kwargs: Any) -> CompletionResponse:
+        params = self._params(kwargs)
+        return from_completion(await (await self.aindox_client()).completion(prompt, **params), params["model"])
 
-        return responses()
+    async def _astream_complete(self, prompt: str, **kwargs: Any) -> CompletionResponseAsyncGen:
+        params = self._params(kwargs)
+        chunks = await (await self.aindox_client()).stream_completion(prompt, **params)
+        return _aresponses(chunks, CompletionStream(params["model"]).response)
 
     def _prompt(self, prompt: str, formatted: bool) -> str:
         render = self.completion_to_prompt or default_completion_to_prompt
@@ -370,32 +373,31 @@ class IndoxLLM(_IndoxModel, LLM):
 
     @llm_completion_callback()
     async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return await asyncio.to_thread(self._complete, self._prompt(prompt, formatted), **kwargs)
+        return await self._acomplete(self._prompt(prompt, formatted), **kwargs)
 
     @llm_completion_callback()
     async def astream_complete(self, prompt: str, formatted: bool = False,
                                **kwargs: Any) -> CompletionResponseAsyncGen:
-        responses = await asyncio.to_thread(self._stream_complete, self._prompt(prompt, formatted), **kwargs)
-        return _iterate_in_thread(responses)
+        return await self._astream_complete(self._prompt(prompt, formatted), **kwargs)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return _as_chat(await asyncio.to_thread(self._complete, self._chat_prompt(messages), **kwargs))
+        return _as_chat(await self._acomplete(self._chat_prompt(messages), **kwargs))
 
     @llm_chat_callback()
     async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
-        responses = await asyncio.to_thread(self._stream_complete, self._chat_prompt(messages), **kwargs)
-
-        async def chats() -> ChatResponseAsyncGen:
-            async for response in _iterate_in_thread(responses):
-                yield _as_chat(response)
-
-        return chats()
+        return _as_chats(await self._astream_complete(self._chat_prompt(messages), **kwargs))
 
 
 def _as_chat(response: CompletionResponse) -> ChatResponse:
     return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=response.text),
                         delta=response.delta, raw=response.raw, additional_kwargs=response.additional_kwargs)
+
+
+async def _as_chats(responses: CompletionResponseAsyncGen) -> ChatResponseAsyncGen:
+    async with contextlib.aclosing(responses):  # closing this closes the stream under it
+        async for response in responses:
+            yield _as_chat(response)
 
 
 __all__ = ["ChatIndox", "IndoxLLM"]

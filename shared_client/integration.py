@@ -16,6 +16,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import SecretStr
+
 from ._async_client import AsyncClient
 from ._client import Client
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
@@ -71,60 +73,80 @@ class LazyClient:
 
 
 class LazyAsyncClient:
-    """One ``AsyncClient`` per event loop for an integration object, made on its first async call.
+    """The ``AsyncClient`` of an integration object's async calls, made on first use.
 
-    An ``httpx.AsyncClient`` belongs to the loop that made it, and users do call
-    ``asyncio.run(llm.ainvoke(...))`` twice in one script: a call from a new loop gets
-    a client of its own. Each client is closed when its loop shuts down its async
-    generators (``asyncio.run`` does, on the way out), so no connection outlives its loop.
-    Pickles as empty.
+    An ``httpx.AsyncClient`` belongs to the event loop that made it, and users do call
+    ``asyncio.run(llm.ainvoke(...))`` twice in one script: a call from a new loop gets a
+    client of its own. Clients live in one registry per event loop, shared by every object
+    with the same settings (as one session and one connection pool), and are closed when
+    their loop shuts down its async generators (``asyncio.run`` does, on the way out). So an
+    object dropped mid-loop leaves nothing half-closed, and a service that makes an object
+    per request does not make a client per request. Pickles as empty.
     """
-
-    def __init__(self) -> None:
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop,
-                                                 tuple[AsyncClient, AsyncGenerator[None, None]]] = \
-            weakref.WeakKeyDictionary()
 
     async def get(self, *, async_client: AsyncClient | None, api_key: Any, base_url: str | None,
                   timeout: float | tuple[float, float] | None, max_retries: int,
                   client: Client | None = None) -> AsyncClient:
-        """``async_client`` if given; else this loop's own, made from the settings given, or from
+        """``async_client`` if given; else this loop's client for the settings given, or for
         ``client``'s when an integration shares a sync ``Client`` (its async twin: the same key,
         URL, timeout and retries)."""
         if async_client is not None:
             return async_client
-        loop = asyncio.get_running_loop()
-        found = self._by_loop.get(loop)
-        if found is not None and not found[0].closed:
-            return found[0]
         if client is not None:
             settings = client._core.settings
-            made = AsyncClient(settings.api_key.get_secret_value(), settings.base_url, settings.timeout,
-                               settings.auto_refresh, settings.max_retries)
+            kwargs: dict[str, Any] = {"api_key": settings.api_key.get_secret_value(), "base_url": settings.base_url,
+                                      "timeout": settings.timeout, "auto_refresh": settings.auto_refresh,
+                                      "max_retries": settings.max_retries}
         else:
-            made = AsyncClient(**_client_kwargs(api_key, base_url, timeout, max_retries))
-        keeper = _close_with_the_loop(made)
-        self._by_loop[loop] = (made, keeper)  # holding the generator keeps it from being finalized early
-        await keeper.__anext__()  # now the loop knows it, and closes it at shutdown_asyncgens()
-        return made
-
-    async def aclose(self) -> None:
-        """Close the client of the running loop, if this object made one."""
-        found = self._by_loop.pop(asyncio.get_running_loop(), None)
-        if found is not None:
-            await found[1].aclose()
+            kwargs = _client_kwargs(api_key, base_url, timeout, max_retries)
+            if isinstance(kwargs["api_key"], SecretStr):
+                kwargs["api_key"] = kwargs["api_key"].get_secret_value()
+        return await _loop_clients(asyncio.get_running_loop()).get(kwargs)
 
     def __getstate__(self) -> dict[str, Any]:
         return {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()  # type: ignore[misc]
+        pass
 
     def __deepcopy__(self, memo: dict[int, Any]) -> LazyAsyncClient:
         return LazyAsyncClient()
 
     def __repr__(self) -> str:
-        return f"LazyAsyncClient(loops={len(self._by_loop)})"
+        return "LazyAsyncClient()"
+
+
+class _LoopClients:
+    """One event loop's clients, by settings; each closed by an async generator the loop finalizes."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[Any, ...], tuple[AsyncClient, AsyncGenerator[None, None]]] = {}
+
+    async def get(self, kwargs: dict[str, Any]) -> AsyncClient:
+        key = tuple(sorted((name, repr(value)) for name, value in kwargs.items()))
+        found = self._clients.get(key)
+        if found is not None and not found[0].closed:
+            return found[0]
+        made = AsyncClient(**kwargs)
+        keeper = _close_with_the_loop(made)
+        self._clients[key] = (made, keeper)  # holding the generator keeps it from being finalized early
+        await keeper.__anext__()  # now the loop knows it, and closes it at shutdown_asyncgens()
+        return made
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+
+_BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = weakref.WeakKeyDictionary()
+_BY_LOOP_LOCK = threading.Lock()
+
+
+def _loop_clients(loop: asyncio.AbstractEventLoop) -> _LoopClients:
+    with _BY_LOOP_LOCK:  # loops of several threads may ask at once
+        found = _BY_LOOP.get(loop)
+        if found is None:
+            found = _BY_LOOP[loop] = _LoopClients()
+        return found
 
 
 async def _close_with_the_loop(client: AsyncClient) -> AsyncGenerator[None, None]:

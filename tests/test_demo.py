@@ -19,7 +19,10 @@ def test_tour_runs_and_ends_with_the_usage_summary(tmp_path: Path) -> None:
     for heading in ("The catalogue", "streamed token by token", "LangChain: prompt | ChatIndox",
                     "LlamaIndex: a vector index", "LangChain agent", "LlamaIndex FunctionAgent"):
         assert heading in out, heading
-    assert out.rstrip().splitlines()[-1].lstrip().startswith("total")
+    last_lines = [line.strip() for line in out.rstrip().splitlines()[-2:]]
+    assert last_lines[0].startswith("total") and "nothing was charged" in last_lines[1]
+    assert "deterministic stand-ins" in out and out.count("stand-ins, not language models") == 1
+    assert "%|" not in out + result.stderr  # no progress bars among the answers
     pngs = sorted(tmp_path.glob("*.png"))
     assert len(pngs) == 2 and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     assert "Traceback" not in result.stderr
