@@ -186,7 +186,7 @@ def llamaindex_agent(client: Any, args: argparse.Namespace) -> None:
     from llamaindex_indox import ChatIndox, IndoxImageToolSpec
 
     heading("A LlamaIndex FunctionAgent with the image tool spec")
-    spec = IndoxImageToolSpec(model=args.image_model, size="512x512", response_format="b64_json",
+    spec = IndoxImageToolSpec(model=args.image_model, size="512x512", image_format="b64_json",
                               output_dir=args.output_dir, client=client)
     agent = FunctionAgent(tools=spec.to_tool_list(), llm=ChatIndox(model=args.chat_model, client=client))
     request = "Generate an image of a red fox in the snow."

@@ -10,7 +10,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, Field, model_validator
 
 from shared_client import ImageResponse
-from shared_client.integration import DEFAULT_IMAGE_DIR, save_images
+from shared_client.integration import image_request, save_images
 
 from ._connection import IndoxConnection
 
@@ -30,9 +30,11 @@ class ImageToolInput(BaseModel):
 class IndoxImageTool(IndoxConnection, BaseTool):
     """Lets an agent generate images with an indoxRouter image model.
 
-    ``image_format`` is what the router returns: ``"url"`` (the default: the tool returns
-    the image's URL) or ``"b64_json"`` (the image is saved in ``output_dir`` and its
-    absolute path returned). With ``n`` above 1, one result per line.
+    The same fields and defaults as LlamaIndex's ``IndoxImageToolSpec``: ``model``, ``size``,
+    ``n``, ``image_format`` and ``output_dir``. ``image_format`` is what the router returns:
+    ``"url"`` (the default: the tool returns the image's URL) or ``"b64_json"`` (the image
+    is saved as a PNG in ``output_dir``, a temporary folder unless given, and its absolute
+    path returned). With ``n`` above 1, one result per line.
 
     ``response_format`` keeps ``BaseTool``'s meaning: ``"content"`` (the default: the text
     above) or ``"content_and_artifact"`` (the tool message also carries the images as its
@@ -48,7 +50,8 @@ class IndoxImageTool(IndoxConnection, BaseTool):
     n: int = 1
     image_format: Literal["url", "b64_json"] = "url"
     """What the router returns: image URLs, or base64 images saved as files in ``output_dir``."""
-    output_dir: str = DEFAULT_IMAGE_DIR
+    output_dir: str | None = None
+    """Where base64 images are saved; a temporary folder of this process unless given."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
@@ -65,8 +68,8 @@ class IndoxImageTool(IndoxConnection, BaseTool):
         return data
 
     def _request(self, prompt: str, size: str | None) -> dict[str, Any]:
-        return {"prompt": prompt, "model": self.model, "size": size or self.size, "n": self.n,
-                "response_format": self.image_format, **self.model_kwargs}
+        return image_request(prompt, model=self.model, size=size or self.size, n=self.n,
+                             image_format=self.image_format, extra=self.model_kwargs)
 
     def _output(self, response: ImageResponse, prompt: str) -> str | tuple[str, list[dict[str, Any]]]:
         text = "\n".join(save_images(response, self.output_dir, prompt))

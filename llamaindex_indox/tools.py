@@ -5,6 +5,7 @@ annotations at run time to build their argument schemas.
 """
 
 import os
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,9 +19,9 @@ from shared_client import AsyncClient, Client, ImageResponse
 from shared_client.integration import (
     API_KEY_ENV,
     BASE_URL_ENV,
-    DEFAULT_IMAGE_DIR,
     LazyAsyncClient,
     LazyClient,
+    image_request,
     save_images,
 )
 
@@ -28,26 +29,35 @@ from shared_client.integration import (
 class IndoxImageToolSpec(BaseToolSpec):
     """Image generation for agents: ``to_tool_list()`` gives ``generate_image`` (sync and async).
 
-    The tool returns a plain string: the image's URL, or for base64 replies the
-    absolute path of the PNG saved in ``output_dir`` (one line per image, all
-    ``n`` of them). With ``image_blocks=True`` it returns ``ImageBlock``s instead,
-    for multimodal agents. The async twin (behind the tool's ``acall``) runs on
+    The same fields and defaults as LangChain's ``IndoxImageTool``: ``model``, ``size``, ``n``,
+    ``image_format`` and ``output_dir``. The tool returns a plain string: the image's URL
+    (``image_format="url"``), or for ``"b64_json"`` the absolute path of the PNG saved in
+    ``output_dir``, a temporary folder unless given (one line per image, all ``n`` of them).
+    With ``image_blocks=True`` it returns ``ImageBlock``s instead, for multimodal agents. The
+    async twin (behind the tool's ``acall``) runs on
     ``shared_client.AsyncClient``: ``async_client`` if given, else one of its own per event loop.
     """
 
     spec_functions: list[SPEC_FUNCTION_TYPE] = [("generate_image", "agenerate_image")]  # noqa: RUF012 (base declares it)
 
     def __init__(self, model: str = "openai/dall-e-3", size: str = "1024x1024",
-                 response_format: Literal["url", "b64_json"] = "url", output_dir: str | Path = DEFAULT_IMAGE_DIR,
-                 *, image_blocks: bool = False, api_key: str | None = None, base_url: str | None = None,
+                 image_format: Literal["url", "b64_json"] = "url", output_dir: str | Path | None = None,
+                 *, n: int = 1, image_blocks: bool = False, api_key: str | None = None, base_url: str | None = None,
                  timeout: float | None = 15, max_retries: int = 2, client: Client | None = None,
-                 async_client: AsyncClient | None = None) -> None:
-        if response_format not in ("url", "b64_json"):
-            raise ValueError(f"response_format must be 'url' or 'b64_json'; got {response_format!r}")
+                 async_client: AsyncClient | None = None, response_format: str | None = None) -> None:
+        if response_format is not None:
+            warnings.warn("IndoxImageToolSpec(response_format=...) is deprecated: pass image_format=...",
+                          DeprecationWarning, stacklevel=2)
+            image_format = response_format  # type: ignore[assignment]
+        if image_format not in ("url", "b64_json"):
+            raise ValueError(f"image_format must be 'url' or 'b64_json'; got {image_format!r}")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10:
+            raise ValueError(f"n must be a whole number from 1 to 10; got {n!r}")
         self.model = model
         self.size = size
-        self.response_format = response_format
-        self.output_dir = Path(output_dir).expanduser().resolve()
+        self.n = n
+        self.image_format = image_format
+        self.output_dir = Path(output_dir).expanduser().resolve() if output_dir is not None else None
         self.image_blocks = image_blocks
         self._settings: dict[str, Any] = {"api_key": api_key, "base_url": base_url, "timeout": timeout,
                                           "max_retries": max_retries}
@@ -57,8 +67,9 @@ class IndoxImageToolSpec(BaseToolSpec):
         self._alazy = LazyAsyncClient()
 
     def __repr__(self) -> str:
-        return (f"IndoxImageToolSpec(model={self.model!r}, size={self.size!r}, "
-                f"response_format={self.response_format!r}, output_dir={str(self.output_dir)!r})")
+        folder = str(self.output_dir) if self.output_dir is not None else None
+        return (f"IndoxImageToolSpec(model={self.model!r}, size={self.size!r}, n={self.n}, "
+                f"image_format={self.image_format!r}, output_dir={folder!r})")
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without shared clients (their locks and sockets stay in this process)."""
@@ -88,8 +99,9 @@ class IndoxImageToolSpec(BaseToolSpec):
         settings of ``client`` if given)."""
         return await self._alazy.get(async_client=self.async_client, client=self.client, **self._connection())
 
-    def _request(self, size: str | None, n: int) -> dict[str, Any]:
-        return {"model": self.model, "size": size or self.size, "n": n, "response_format": self.response_format}
+    def _request(self, prompt: str, size: str | None) -> dict[str, Any]:
+        return image_request(prompt, model=self.model, size=size or self.size, n=self.n,
+                             image_format=self.image_format)
 
     def _result(self, response: ImageResponse, prompt: str) -> str | list[ImageBlock]:
         locations = save_images(response, self.output_dir, prompt)
@@ -102,18 +114,16 @@ class IndoxImageToolSpec(BaseToolSpec):
         self,
         prompt: Annotated[str, Field(description="A detailed description of the image to generate.")],
         size: Annotated[str | None, Field(description="WIDTHxHEIGHT, e.g. '1024x1024'; omit for the default.")] = None,
-        n: Annotated[int, Field(description="How many images to generate (1 to 10).", ge=1, le=10)] = 1,
     ) -> str | list[ImageBlock]:
         """Generate images from a text description. Use it when the user asks for a picture, drawing, photo
         or illustration. Returns where each image is: its URL, or the path of the saved PNG file, one per line."""
-        return self._result(self.indox_client.image(prompt, **self._request(size, n)), prompt)
+        return self._result(self.indox_client.image(**self._request(prompt, size)), prompt)
 
     async def agenerate_image(
         self,
         prompt: Annotated[str, Field(description="A detailed description of the image to generate.")],
         size: Annotated[str | None, Field(description="WIDTHxHEIGHT, e.g. '1024x1024'; omit for the default.")] = None,
-        n: Annotated[int, Field(description="How many images to generate (1 to 10).", ge=1, le=10)] = 1,
     ) -> str | list[ImageBlock]:
         """Generate images from a text description. Returns the image URL or saved file path, one per line."""
         client = await self.aindox_client()
-        return self._result(await client.image(prompt, **self._request(size, n)), prompt)
+        return self._result(await client.image(**self._request(prompt, size)), prompt)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
+import tempfile
 import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
@@ -22,16 +24,14 @@ from ._async_client import AsyncClient
 from ._client import Client
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._core import MAX_EMBEDDING_BATCH
+from .exceptions import InvalidParametersError
 from .models import ImageResponse, Usage
 
 T = TypeVar("T")
 
-__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_IMAGE_DIR", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT",
+__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT",
            "MAX_EMBEDDING_BATCH", "LazyAsyncClient", "LazyClient", "full_model_name", "gather_bounded",
-           "json_schema_format", "openai_usage", "save_images"]
-
-DEFAULT_IMAGE_DIR = "indox-images"
-
+           "image_folder", "image_request", "json_schema_format", "openai_usage", "save_images"]
 
 class LazyClient:
     """One ``Client`` per integration object, made on first use (so constructing
@@ -214,8 +214,35 @@ def json_schema_format(name: str, schema: dict[str, Any], strict: bool | None = 
     return {"type": "json_schema", "json_schema": spec}
 
 
-def save_images(response: ImageResponse, output_dir: str | Path, prompt: str) -> list[str]:
-    """URLs as they are; base64 images written as PNG files. Absolute paths or URLs, in order."""
+IMAGE_FORMATS = ("url", "b64_json")
+
+
+def image_request(prompt: str, *, model: str, size: str, n: int, image_format: str,
+                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``Client.image`` arguments both image tools send."""
+    if image_format not in IMAGE_FORMATS:
+        raise InvalidParametersError(f"image_format must be 'url' or 'b64_json'; got {image_format!r}.")
+    return {"prompt": prompt, "model": model, "size": size, "n": n, "response_format": image_format,
+            **(extra or {})}
+
+
+_TEMPORARY_IMAGE_DIR: tuple[int, Path] | None = None
+
+
+def image_folder(output_dir: str | Path | None) -> Path:
+    """Where base64 images are saved: ``output_dir``, else a temporary folder of this process
+    (made on first use), so nothing lands in the working directory unasked."""
+    global _TEMPORARY_IMAGE_DIR
+    if output_dir is not None:
+        return Path(output_dir).expanduser().resolve()
+    if _TEMPORARY_IMAGE_DIR is None or _TEMPORARY_IMAGE_DIR[0] != os.getpid():
+        _TEMPORARY_IMAGE_DIR = (os.getpid(), Path(tempfile.mkdtemp(prefix="indox-images-")))
+    return _TEMPORARY_IMAGE_DIR[1]
+
+
+def save_images(response: ImageResponse, output_dir: str | Path | None, prompt: str) -> list[str]:
+    """URLs as they are; base64 images written as PNG files into :func:`image_folder`.
+    Absolute paths or URLs, in order."""
     results: list[str] = []
     folder: Path | None = None
     for position, item in enumerate(response.data):
@@ -223,7 +250,7 @@ def save_images(response: ImageResponse, output_dir: str | Path, prompt: str) ->
             results.append(item)
             continue
         if folder is None:
-            folder = Path(output_dir).expanduser().resolve()
+            folder = image_folder(output_dir)
             folder.mkdir(parents=True, exist_ok=True)
         png = base64.b64decode(item)
         digest = hashlib.sha256(png).hexdigest()[:12]

@@ -122,3 +122,20 @@ def test_bad_size_is_reported(server: LocalServer) -> None:
     tool = IndoxImageTool(api_key=server.api_key, base_url=server.base_url)
     with pytest.raises(InvalidParametersError):
         tool.invoke({"prompt": "x", "size": "huge"})
+
+
+def test_both_image_tools_are_one_design(server: LocalServer) -> None:
+    """The same fields and defaults in both frameworks, and base64 images in a temporary folder
+    (never the working directory) unless output_dir is given."""
+    from llamaindex_indox import IndoxImageToolSpec
+
+    lc = IndoxImageTool(api_key=server.api_key, base_url=server.base_url, size="16x16", image_format="b64_json")
+    li = IndoxImageToolSpec(api_key=server.api_key, base_url=server.base_url, size="16x16", image_format="b64_json")
+    defaults = (IndoxImageTool(api_key="k"), IndoxImageToolSpec(api_key="k"))
+    assert [(d.model, d.size, d.n, d.image_format, d.output_dir) for d in defaults] == [
+        ("openai/dall-e-3", "1024x1024", 1, "url", None)] * 2
+    saved = [Path(lc.invoke({"prompt": "a lamp"})), Path(str(li.generate_image("a lamp")))]
+    for path in saved:
+        assert path.is_absolute() and path.read_bytes()[:4] == b"\x89PNG"
+        assert Path.cwd() not in path.parents and path.parent.name.startswith("indox-images-")
+    assert saved[0].parent == saved[1].parent

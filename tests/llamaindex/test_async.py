@@ -161,13 +161,13 @@ async def test_async_embedding_batches_in_flight_are_capped(shared: AsyncClient,
 
 
 async def test_async_image_tool_equals_the_sync_one(server: LocalServer, no_sync: Client, tmp_path: Path) -> None:
-    settings = {"size": "16x16", "response_format": "b64_json", "output_dir": tmp_path}
+    settings = {"size": "16x16", "image_format": "b64_json", "output_dir": tmp_path, "n": 2}
     (sync_tool,) = IndoxImageToolSpec(**settings, **connection(server)).to_tool_list()
     (async_tool,) = IndoxImageToolSpec(**settings, **connection(server, client=no_sync)).to_tool_list()
-    expected = sync_tool.call(prompt="a moon", n=2).content
+    expected = sync_tool.call(prompt="a moon").content
     for line in expected.splitlines():
         Path(line).unlink()  # for the async call to write again
-    assert (await async_tool.acall(prompt="a moon", n=2)).content == expected
+    assert (await async_tool.acall(prompt="a moon")).content == expected
     assert all(Path(line).read_bytes()[:4] == b"\x89PNG" for line in expected.splitlines())
     url = (await IndoxImageToolSpec(size="16x16", **connection(server, client=no_sync)).agenerate_image("a sun"))
     assert isinstance(url, str) and url.startswith(server.base_url)
@@ -286,7 +286,7 @@ async def test_no_executor_is_used(server: LocalServer, tmp_path: Path) -> None:
     chat = ChatIndox(**connection(server))
     completion = IndoxLLM(**connection(server))
     embed = IndoxEmbeddings(**connection(server, embed_batch_size=2))
-    (tool,) = IndoxImageToolSpec(size="16x16", response_format="b64_json", output_dir=tmp_path,
+    (tool,) = IndoxImageToolSpec(size="16x16", image_format="b64_json", output_dir=tmp_path,
                                  **connection(server)).to_tool_list()
     await chat.achat(USER)  # warm-up: the metadata lookups and first connections
     await completion.acomplete(CONTEXT)

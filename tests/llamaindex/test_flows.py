@@ -105,7 +105,7 @@ def test_function_agent_with_a_function_tool(llm: ChatIndox, streaming: bool) ->
 
 
 async def test_function_agent_with_the_image_tool_spec(llm: ChatIndox, server: LocalServer, tmp_path: Path) -> None:
-    spec = IndoxImageToolSpec(size="32x32", response_format="b64_json", output_dir=tmp_path,
+    spec = IndoxImageToolSpec(size="32x32", image_format="b64_json", output_dir=tmp_path,
                               api_key=server.api_key, base_url=server.base_url)
     agent = FunctionAgent(tools=spec.to_tool_list(), llm=llm)
     answer = str(await agent.run(user_msg="Generate an image of a red fox in the snow."))
@@ -115,17 +115,17 @@ async def test_function_agent_with_the_image_tool_spec(llm: ChatIndox, server: L
 
 
 def test_image_tool_spec_tools(server: LocalServer, tmp_path: Path) -> None:
-    spec = IndoxImageToolSpec(size="16x16", api_key=server.api_key, base_url=server.base_url)
+    spec = IndoxImageToolSpec(size="16x16", n=3, api_key=server.api_key, base_url=server.base_url)
     (tool,) = spec.to_tool_list()
     assert len(tool.metadata.description) < 1024 and "{" not in tool.metadata.description
     schema = tool.metadata.get_parameters_dict()
-    assert set(schema["properties"]) == {"prompt", "size", "n"}
-    assert all(schema["properties"][k].get("description") for k in ("prompt", "size", "n"))
-    urls = tool.call(prompt="three stars", n=3).content.splitlines()
+    assert set(schema["properties"]) == {"prompt", "size"}  # SURFACE: generate_image(prompt, size=None)
+    assert all(schema["properties"][k].get("description") for k in ("prompt", "size"))
+    urls = tool.call(prompt="three stars").content.splitlines()
     assert len(urls) == 3 and all(u.startswith(server.base_url) for u in urls)
-    assert asyncio.run(tool.acall(prompt="a moon")).content.startswith("http")
-    blocks = IndoxImageToolSpec(size="16x16", response_format="b64_json", output_dir=tmp_path, image_blocks=True,
-                                api_key=server.api_key, base_url=server.base_url).generate_image("a sun", n=2)
+    assert asyncio.run(tool.acall(prompt="a moon")).content.count("http") == 3
+    blocks = IndoxImageToolSpec(size="16x16", image_format="b64_json", output_dir=tmp_path, image_blocks=True, n=2,
+                                api_key=server.api_key, base_url=server.base_url).generate_image("a sun")
     assert len(blocks) == 2 and all(Path(b.path).exists() for b in blocks)  # type: ignore[union-attr]
 
 
