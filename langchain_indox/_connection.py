@@ -5,10 +5,20 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from langchain_core.utils import from_env, secret_from_env
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from shared_client import AsyncClient, Client
-from shared_client.integration import API_KEY_ENV, BASE_URL_ENV, LazyAsyncClient, LazyClient
+from shared_client.integration import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    LazyAsyncClient,
+    LazyClient,
+    argument_names,
+    check_temperature,
+    gather_extra_arguments,
+)
 
 T = TypeVar("T")
 
@@ -28,9 +38,9 @@ class IndoxConnection(BaseModel):
     """The indoxRouter API key; falls back to ``INDOX_ROUTER_API_KEY``."""
     base_url: str | None = Field(default_factory=from_env(BASE_URL_ENV, default=None))
     """The API's base URL; falls back to ``INDOX_ROUTER_BASE_URL``, then the public service."""
-    timeout: float | None = 15
+    timeout: float | None = DEFAULT_TIMEOUT
     """Seconds to wait for the server (connect, and between reads)."""
-    max_retries: int = 2
+    max_retries: int = DEFAULT_MAX_RETRIES
     """Retries of the shared client's policy (docs/protocol.md section 10): the only retry layer."""
     client: Client | None = Field(default=None, exclude=True)
     """A ``shared_client.Client`` to share between several integrations."""
@@ -40,6 +50,11 @@ class IndoxConnection(BaseModel):
     their own from the settings above, one per event loop, closed when that loop shuts down."""
 
     _lazy: LazyClient = PrivateAttr(default_factory=LazyClient)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown_arguments_to_model_kwargs(cls, values: Any) -> Any:
+        return gather_extra_arguments(values, argument_names(cls), "model_kwargs", cls.__name__)
     _alazy: LazyAsyncClient = PrivateAttr(default_factory=LazyAsyncClient)
 
     @property
@@ -78,21 +93,39 @@ class IndoxModelSettings(IndoxConnection):
     """Stop sequences sent with every call (a call's own ``stop`` replaces them)."""
     streaming: bool = False
     """Stream even from ``invoke``, so callbacks see every token."""
+    top_p: float | None = None
+    """Nucleus sampling: the probability mass to sample from."""
+    seed: int | None = None
+    """For providers that can repeat a sample."""
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Further parameters (``top_p``, ``seed``, ...) sent with every call."""
+    """Further parameters sent with every call (an unknown constructor argument lands here, with a warning)."""
+
+    @field_validator("temperature", mode="before")
+    @classmethod
+    def _temperature_in_range(cls, value: Any) -> Any:
+        return check_temperature(value)
 
     @classmethod
     def is_lc_serializable(cls) -> bool:
         return True
 
+    def _named_params(self) -> dict[str, Any]:
+        named = {"top_p": self.top_p, "seed": self.seed, "presence_penalty": self.presence_penalty,
+                 "frequency_penalty": self.frequency_penalty}
+        return {name: value for name, value in named.items() if value is not None}
+
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"model": self.model, "temperature": self.temperature, "max_tokens": self.max_tokens,
-                "stop": self.stop, **self.model_kwargs}
+                "stop": self.stop, **self._named_params(), **self.model_kwargs}
 
     def _call_params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The shared client's keyword arguments for one call; per-call values win."""
-        extra = {**self.model_kwargs, **{k: v for k, v in kwargs.items() if k not in _NOT_SENT}}
+        """The shared client's keyword arguments for one call; per-call values win, then
+        ``model_kwargs``, then the named fields."""
+        extra = {**self._named_params(), **self.model_kwargs,
+                 **{k: v for k, v in kwargs.items() if k not in _NOT_SENT}}
         stop = stop if stop is not None else extra.pop("stop", None) or self.stop
         if stop:
             extra["stop"] = stop

@@ -12,10 +12,20 @@ from llama_index.core.bridge.pydantic import (
     PrivateAttr,
     SecretStr,
     field_validator,
+    model_validator,
 )
 
 from shared_client import AsyncClient, Client
-from shared_client.integration import API_KEY_ENV, BASE_URL_ENV, LazyAsyncClient, LazyClient
+from shared_client.integration import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    LazyAsyncClient,
+    LazyClient,
+    argument_names,
+    gather_extra_arguments,
+)
 
 
 class IndoxConnection(BaseModel):
@@ -35,8 +45,9 @@ class IndoxConnection(BaseModel):
                                       description="The indoxRouter API key; else INDOX_ROUTER_API_KEY.")
     base_url: str | None = Field(default=None, validate_default=True,
                                  description="The API's base URL; else INDOX_ROUTER_BASE_URL.")
-    timeout: float | None = Field(default=15, description="Seconds to wait for the server.")
-    max_retries: int = Field(default=2, description="Retries of the shared client: the only retry layer.")
+    timeout: float | None = Field(default=DEFAULT_TIMEOUT, description="Seconds to wait for the server.")
+    max_retries: int = Field(default=DEFAULT_MAX_RETRIES,
+                             description="Retries of the shared client: the only retry layer.")
     client: Client | None = Field(default=None, exclude=True,
                                   description="A shared_client.Client to share between integrations.")
     async_client: AsyncClient | None = Field(
@@ -44,6 +55,12 @@ class IndoxConnection(BaseModel):
 
     _lazy: LazyClient = PrivateAttr(default_factory=LazyClient)
     _alazy: LazyAsyncClient = PrivateAttr(default_factory=LazyAsyncClient)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown_arguments_to_additional_kwargs(cls, values: Any) -> Any:
+        return gather_extra_arguments(values, argument_names(cls) | {"class_name"}, "additional_kwargs",
+                                      cls.__name__)
 
     @field_validator("api_key", mode="before")
     @classmethod

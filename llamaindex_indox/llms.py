@@ -29,7 +29,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_validator
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection, default_completion_to_prompt
@@ -37,7 +37,7 @@ from llama_index.core.types import PydanticProgramMode
 
 from shared_client import AsyncChunkStream, ChunkStream, IndoxRouterError, ModelInfo, StreamChunk
 from shared_client.assembly import parse_partial_json
-from shared_client.integration import json_schema_format
+from shared_client.integration import check_temperature, json_schema_format
 
 from ._connection import IndoxConnection
 from ._convert import ChatStream, CompletionStream, from_chat, from_completion, to_wire_messages
@@ -76,10 +76,16 @@ class _IndoxModel(IndoxConnection):
     """Settings and router-backed metadata shared by ChatIndox and IndoxLLM."""
 
     model: str = Field(default="openai/gpt-4o-mini", description="The model, as provider/model.")
-    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    temperature: float = Field(default=0.7, description="Sampling temperature, 0 to 2.")
     max_tokens: int | None = Field(default=None, gt=0, description="Tokens to generate at most.")
-    additional_kwargs: dict[str, Any] = Field(default_factory=dict,
-                                              description="Further parameters sent with every call.")
+    top_p: float | None = Field(default=None, description="Nucleus sampling: the probability mass to sample from.")
+    seed: int | None = Field(default=None, description="For providers that can repeat a sample.")
+    presence_penalty: float | None = Field(default=None)
+    frequency_penalty: float | None = Field(default=None)
+    stop: list[str] | None = Field(default=None, description="Stop sequences sent with every call.")
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Further parameters sent with every call (an unknown constructor argument lands here).")
     context_window: int | None = Field(default=None, gt=0,
                                        description="Override of the router's context window for the model.")
     num_output: int | None = Field(default=None, gt=0,
@@ -87,6 +93,11 @@ class _IndoxModel(IndoxConnection):
 
     _info: ModelInfo | None = PrivateAttr(default=None)
     _info_failed: bool = PrivateAttr(default=False)
+
+    @field_validator("temperature", mode="before")
+    @classmethod
+    def _temperature_in_range(cls, value: Any) -> Any:
+        return check_temperature(value)
 
     def _model_info(self) -> ModelInfo | None:
         """The router's catalogue entry for ``model``, looked up once per base URL and model."""
@@ -142,8 +153,10 @@ class _IndoxModel(IndoxConnection):
                            system_role=MessageRole.SYSTEM)
 
     def _params(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Per-call keyword arguments win over the model's settings."""
-        extra = {**self.additional_kwargs, **kwargs}
+        """Per-call keyword arguments win over ``additional_kwargs``, which win over the named fields."""
+        named = {"top_p": self.top_p, "seed": self.seed, "presence_penalty": self.presence_penalty,
+                 "frequency_penalty": self.frequency_penalty, "stop": self.stop}
+        extra = {**{k: v for k, v in named.items() if v is not None}, **self.additional_kwargs, **kwargs}
         return {"model": extra.pop("model", self.model), "temperature": extra.pop("temperature", self.temperature),
                 "max_tokens": extra.pop("max_tokens", self.max_tokens), **extra}
 
