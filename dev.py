@@ -35,12 +35,12 @@ def _run(*command: str | Path) -> int:
 
 
 def _install(python: Path, *args: str) -> int:
-    """``pip install`` quietly (pip still prints its errors), with a line every 15 s so a long
+    """``pip install`` quietly (errors only: pip still prints those), with a line every 15 s so a long
     first install does not look stuck."""
     started = time.monotonic()
     # setuptools' note on editable installs is information, not a problem: keep it off the screen
     quiet = {**os.environ, "PYTHONWARNINGS": "ignore::Warning:setuptools.command.editable_wheel"}
-    with subprocess.Popen([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *args],
+    with subprocess.Popen([str(python), "-m", "pip", "install", "-qq", "--disable-pip-version-check", *args],
                           cwd=ROOT, env=quiet) as pip:
         while True:
             try:
