@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 
 @contextlib.asynccontextmanager
@@ -22,3 +24,16 @@ async def loop_ticks(interval: float = 0.01) -> AsyncIterator[list[int]]:
         yield ticks
     finally:
         task.cancel()
+
+
+class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """A loop's default executor that counts what is handed to it: an async call that secretly
+    ran the sync client in a thread would show here."""
+
+    def __init__(self, max_workers: int = 2) -> None:
+        super().__init__(max_workers=max_workers)
+        self.submitted = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)

@@ -4,7 +4,6 @@ one login for many tasks, cancellation, and no thread per call."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +21,8 @@ from shared_client import (
     NetworkError,
     StreamChunk,
 )
+
+from ..helpers import CountingExecutor
 
 MODEL = "openai/gpt-4o-mini"
 ASK = [{"role": "user", "content": "Owls hunt at night in quiet forests. Larks sing at dawn. When do owls hunt?"}]
@@ -221,16 +222,6 @@ async def test_after_aclose_calls_raise(server: LocalServer) -> None:
     with pytest.raises(IndoxRouterError):
         async for _ in chunks:
             pass
-
-
-class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
-    def __init__(self) -> None:
-        super().__init__(max_workers=2)
-        self.submitted = 0
-
-    def submit(self, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        self.submitted += 1
-        return super().submit(*args, **kwargs)
 
 
 async def test_no_call_uses_the_loops_executor(aclient: AsyncClient) -> None:

@@ -13,7 +13,6 @@ import pickle
 import sys
 import time
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from indox_server import LocalServer
 from langchain_indox import ChatIndox, IndoxEmbeddings, IndoxImageTool, IndoxLLM
 from shared_client import AsyncClient, AuthenticationError, Client
 
+from ..helpers import CountingExecutor
 from .callbacks import Recorder
 
 CONTEXT = "The Nile flows north. The Amazon carries the most water. Which river carries the most water?"
@@ -85,16 +85,6 @@ class AsyncRecorder(AsyncCallbackHandler):
 
     async def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         self.results.append(response)
-
-
-class CountingExecutor(ThreadPoolExecutor):
-    """A default executor that counts what is handed to it."""
-
-    submissions = 0
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        self.submissions += 1
-        return super().submit(fn, *args, **kwargs)
 
 
 # --- results equal to the sync paths ----------------------------------------------------------
@@ -366,7 +356,7 @@ async def test_no_executor_is_used(chat: ChatIndox, llm: IndoxLLM, embeddings: I
     loop.set_default_executor(counting)
     for _ in range(3):
         await every_entry_point()
-    assert counting.submissions == 0
+    assert counting.submitted == 0
 
 
 async def test_no_executor_check_can_fail(chat: ChatIndox) -> None:
@@ -382,7 +372,7 @@ async def test_no_executor_check_can_fail(chat: ChatIndox) -> None:
     counting = CountingExecutor(max_workers=1)
     loop.set_default_executor(counting)
     assert await double.ainvoke({"x": 2}) == 4
-    assert counting.submissions == 1
+    assert counting.submitted == 1
 
 
 async def test_32_concurrent_ainvoke_overlap(chat: ChatIndox, server: LocalServer) -> None:

@@ -12,8 +12,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,8 @@ from indox_server import LocalServer
 from llamaindex_indox import ChatIndox, IndoxEmbeddings, IndoxImageToolSpec, IndoxLLM
 from llamaindex_indox import llms as llms_module
 from shared_client import AsyncClient, Client
+
+from ..helpers import CountingExecutor
 
 CONTEXT = "Mercury is the closest planet to the Sun. Neptune is the farthest. Which planet is the farthest?"
 ANSWER = "Neptune is the farthest."
@@ -274,14 +275,6 @@ async def test_async_query_over_a_vector_index(server: LocalServer, no_sync: Cli
     assert "Rome" in response.source_nodes[0].node.get_content()
 
 
-class CountingExecutor(ThreadPoolExecutor):
-    submitted = 0
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        type(self).submitted += 1
-        return super().submit(fn, *args, **kwargs)
-
-
 async def test_no_executor_is_used(server: LocalServer, tmp_path: Path) -> None:
     chat = ChatIndox(**connection(server))
     completion = IndoxLLM(**connection(server))
@@ -292,12 +285,11 @@ async def test_no_executor_is_used(server: LocalServer, tmp_path: Path) -> None:
     await completion.acomplete(CONTEXT)
     await embed.aget_text_embedding_batch(TEXTS)
     await tool.acall(prompt="warm")
-    CountingExecutor.submitted = 0
     counting = CountingExecutor(max_workers=1)
     asyncio.get_running_loop().set_default_executor(counting)
     await asyncio.get_running_loop().run_in_executor(None, lambda: None)  # the probe itself counts
-    assert CountingExecutor.submitted == 1
-    CountingExecutor.submitted = 0
+    assert counting.submitted == 1
+    counting.submitted = 0
     for _ in range(3):
         for llm in (chat, completion):
             assert (await llm.achat(USER)).message.content == ANSWER
@@ -309,7 +301,7 @@ async def test_no_executor_is_used(server: LocalServer, tmp_path: Path) -> None:
         assert len(await embed.aget_text_embedding("dogs")) > 0
         assert (await tool.acall(prompt="a moon")).content.endswith(".png")
         await asyncio.gather(*(chat.achat(USER) for _ in range(4)))
-    assert CountingExecutor.submitted == 0
+    assert counting.submitted == 0
 
 
 # --- concurrency, cancellation, the shared client ----------------------------------------------
