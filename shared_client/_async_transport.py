@@ -19,8 +19,10 @@ logger = logging.getLogger("shared_client")
 USER_AGENT = "indox-integrations/0.1 (shared_client; python-httpx)"
 DRAIN_SECONDS = 0.5
 INLINE_DRAIN_SECONDS = 0.01  # how long the caller gives the drain: the end has usually come with [DONE]
-# As the openai SDK: enough connections that hundreds of concurrent calls do not queue.
-LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+# Enough connections that hundreds of concurrent calls do not queue (as the openai SDK has). Idle
+# connections expire after 4 s, before a server that keeps them 5 s (uvicorn, many proxies) closes
+# them under a request: a POST caught in that race could not be repeated (docs/protocol.md section 10).
+LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=4.0)
 
 
 @contextlib.contextmanager

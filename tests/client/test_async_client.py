@@ -260,3 +260,14 @@ def test_wire_bodies_are_the_same_for_both_clients(server: LocalServer, client: 
     asyncio.run(send())
     sync_body, async_body = (json.loads(e["body"]) for e in posts(server, "/chat/completions")[-2:])
     assert sync_body == async_body
+
+
+async def test_idle_connections_expire_before_a_five_second_server_closes_them(aclient: AsyncClient) -> None:
+    """uvicorn (and many proxies) close a connection idle for 5 s; a POST sent on it in that moment
+    fails and may not be repeated. The client lets idle connections go after 4 s instead."""
+    await aclient.chat(ASK, model=MODEL)
+    pool = aclient._transport.client._transport._pool  # type: ignore[attr-defined]
+    (first,) = pool.connections
+    await asyncio.sleep(4.2)
+    await aclient.chat(ASK, model=MODEL)
+    assert first not in pool.connections and len(pool.connections) == 1
