@@ -88,13 +88,13 @@ async def run_async(setup: Any, size: dict[str, int], report: Any, documents: li
     asyncio.get_running_loop().set_default_executor(executor)
     server, rounds = setup.server, size["async_rounds"]
     concurrency, delay = size["async_calls"], size["async_delay"]
-    common = {"api_key": setup.key, "base_url": setup.base, "max_retries": 0, "timeout": 60}
+    common = {"api_key": setup.key, "base_url": setup.base, "timeout": 60}  # default retries, as users run them
 
     ours = LangChainIndox(model=MODEL, **common)
-    peer = ChatOpenAI(model="gpt-4o-mini", api_key=setup.key, base_url=setup.facade, max_retries=0, timeout=60)
+    peer = ChatOpenAI(model="gpt-4o-mini", api_key=setup.key, base_url=setup.facade, timeout=60)
     llama_ours = LlamaIndexIndox(model=MODEL, **common)
     llama_peer = OpenAILike(model="gpt-4o-mini", api_key=setup.key, api_base=setup.facade, is_chat_model=True,
-                            max_retries=0, timeout=60)
+                            timeout=60)
     messages = [ChatMessage(role="user", content=QUESTION)]
     server.inject_fault("delay", path="/chat/completions", delay=delay, count=10**6)
     try:

@@ -19,10 +19,12 @@ logger = logging.getLogger("shared_client")
 USER_AGENT = "indox-integrations/0.1 (shared_client; python-httpx)"
 DRAIN_SECONDS = 0.5
 INLINE_DRAIN_SECONDS = 0.01  # how long the caller gives the drain: the end has usually come with [DONE]
-# Enough connections that hundreds of concurrent calls do not queue (as the openai SDK has). Idle
-# connections expire after 4 s, before a server that keeps them 5 s (uvicorn, many proxies) closes
-# them under a request: a POST caught in that race could not be repeated (docs/protocol.md section 10).
-LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=4.0)
+# Enough connections that hundreds of concurrent calls do not queue (as the openai SDK has), but at
+# most 20 kept idle (httpx's default): httpcore's pool scans its idle connections for every request
+# in a nested loop, and 64 idle ones tripled the CPU of 64 concurrent streams. Idle connections
+# expire after 4 s, before a server that keeps them 5 s (uvicorn, many proxies) closes them under a
+# request: a POST caught in that race could not be repeated (docs/protocol.md section 10).
+LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=20, keepalive_expiry=4.0)
 
 
 @contextlib.contextmanager

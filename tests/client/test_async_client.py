@@ -271,3 +271,17 @@ async def test_idle_connections_expire_before_a_five_second_server_closes_them(a
     await asyncio.sleep(4.2)
     await aclient.chat(ASK, model=MODEL)
     assert first not in pool.connections and len(pool.connections) == 1
+
+
+async def test_at_most_twenty_idle_connections_are_kept(aclient: AsyncClient, server: LocalServer) -> None:
+    """httpcore scans its idle connections for every request in a nested loop: 64 kept idle after 64
+    concurrent streams tripled the client CPU of the next 64. Twenty are kept, the rest closed."""
+    server.inject_fault("stream_delay", path="/chat/completions", delay=0.01, count=64 * 20)
+
+    async def read() -> int:
+        chunks = await aclient.chat(ASK, model=MODEL, stream=True, return_generator=True)
+        return len([chunk async for chunk in chunks])
+
+    assert all(await asyncio.gather(*(read() for _ in range(64))))
+    pool = aclient._transport.client._transport._pool  # type: ignore[attr-defined]
+    assert 1 <= len(pool.connections) <= 20
