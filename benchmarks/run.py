@@ -68,7 +68,12 @@ Measured {date} on {machine}, size `{size}` ({rounds} rounds), by
 peers). Why we are ahead: the client parses each answer once with pydantic and
 no intermediate objects, reads SSE straight from the socket with a byte-level
 decoder, asks for base64 embeddings and decodes them with `array` in C, and
-runs embedding batches concurrently on one connection pool."""
+runs embedding batches concurrently on one connection pool.
+
+The async tables run every contender inside one event loop, as a service would;
+"executor tasks per call" counts what each sent to the loop's default executor
+(a thread per call would show as 1 or more). Both sides run with their default
+retry settings."""
 
 
 @dataclass
