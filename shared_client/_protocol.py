@@ -251,7 +251,7 @@ def login_flow(session: Session, policy: Policy, refused_hint: str = "") -> Flow
                 session.form_login = True
                 continue
             if error.status_code in (401, 403):
-                detail = error.message.split(" failed: ", 1)[-1]
+                detail = error.message.split(" failed: ", 1)[-1].rstrip(".")
                 session.refused = AuthenticationError(
                     f"The server refused the API key: {detail}.{refused_hint}", status_code=error.status_code,
                     error_type=error.error_type, request_id=error.request_id)

@@ -58,12 +58,17 @@ class LazyClient:
     """One ``Client`` per integration object, made on first use (so constructing
     an integration makes no request and needs no key yet), shared by its threads.
 
-    Pickles as empty: the unpickled copy makes its own client when first used.
+    Pickles as empty: the unpickled copy makes its own client when first used. A forked
+    child (``os.fork``, ``multiprocessing``'s fork start method) drops the parent's client
+    without closing it and makes its own on first use, so no connection pool is ever used by
+    two processes. (When the dropped client is collected, the child's copies of its sockets
+    are released; that leaves the parent's connections open.)
     """
 
     def __init__(self) -> None:
         self._client: Client | None = None
         self._lock = threading.Lock()
+        _LAZY_CLIENTS.add(self)
 
     def get(self, *, client: Client | None, api_key: Any, base_url: str | None, timeout: float | None,
             max_retries: int) -> Client:
@@ -80,6 +85,13 @@ class LazyClient:
             self._client.close()
             self._client = None
 
+    def _forget_after_fork(self) -> None:
+        """In a forked child: the parent's client is let go unclosed (closing could disturb the
+        sockets the parent still uses), and the lock made anew (another thread of the parent may
+        have held it at the fork, and that thread does not exist here)."""
+        self._client = None
+        self._lock = threading.Lock()
+
     def __getstate__(self) -> dict[str, Any]:
         return {}
 
@@ -91,6 +103,18 @@ class LazyClient:
 
     def __repr__(self) -> str:
         return f"LazyClient(made={self._client is not None})"
+
+
+_LAZY_CLIENTS: weakref.WeakSet[LazyClient] = weakref.WeakSet()
+
+
+def _forget_clients_after_fork() -> None:
+    for lazy in list(_LAZY_CLIENTS):
+        lazy._forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere processes are spawned and receive pickles
+    os.register_at_fork(after_in_child=_forget_clients_after_fork)
 
 
 class LazyAsyncClient:

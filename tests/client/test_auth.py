@@ -64,6 +64,7 @@ def test_a_refused_key_raises_with_the_servers_detail_and_is_not_tried_again(ser
     assert first.value.status_code == 401 and "INDOX_ROUTER_API_KEY" in str(first.value)
     assert "indox-local-key" in str(first.value)  # loopback: the local server's default key is named
     assert "wrong" not in str(first.value) and str(second.value) == str(first.value)
+    assert ".. Check" not in str(first.value) and ". Check INDOX_ROUTER_API_KEY" in str(first.value)
     assert paths(server) == [LOGIN]  # the refused key was sent once
 
 
