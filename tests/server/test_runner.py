@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -65,6 +66,8 @@ def test_command_line_refuses_a_busy_port() -> None:
         result = subprocess.run([sys.executable, "-m", "indox_server", "--port", port],
                                 capture_output=True, text=True, timeout=30)
     assert result.returncode == 1 and "cannot listen" in result.stderr
+    # the server above runs in this process: the message names it, and what to do
+    assert f"held by PID {os.getpid()}" in result.stderr and "pick another --port" in result.stderr
 
 
 def test_without_the_server_extra_the_command_names_it_in_one_line() -> None:
