@@ -7,11 +7,13 @@ import contextlib
 import http.cookiejar
 import logging
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 
+from ._direct_transport import DirectTransport
 from ._protocol import Answer, Request
 from .exceptions import APIError, IndoxRouterError, NetworkError, RequestTimeoutError
 
@@ -19,12 +21,11 @@ logger = logging.getLogger("shared_client")
 USER_AGENT = "indox-integrations/0.1 (shared_client; python-httpx)"
 DRAIN_SECONDS = 0.5
 INLINE_DRAIN_SECONDS = 0.01  # how long the caller gives the drain: the end has usually come with [DONE]
-# Enough connections that hundreds of concurrent calls do not queue (as the openai SDK has), but at
-# most 20 kept idle (httpx's default): httpcore's pool scans its idle connections for every request
-# in a nested loop, and 64 idle ones tripled the CPU of 64 concurrent streams. Idle connections
-# expire after 4 s, before a server that keeps them 5 s (uvicorn, many proxies) closes them under a
-# request: a POST caught in that race could not be repeated (docs/protocol.md section 10).
-LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=20, keepalive_expiry=4.0)
+# As the openai SDK has them: enough connections that hundreds of concurrent calls do not queue, and
+# 100 kept idle, so that a burst of concurrent calls finds its connections open the next time. Idle
+# connections expire after 4 s, before a server that keeps them 5 s (uvicorn, many proxies) closes
+# them under a request: a POST caught in that race could not be repeated (docs/protocol.md section 10).
+LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=4.0)
 
 
 @contextlib.contextmanager
@@ -65,7 +66,12 @@ class AsyncTransport:
 
     def __init__(self, api_root: str, connect_timeout: float, read_timeout: float) -> None:
         self.api_root = api_root
+        # Direct connections go through a lighter pool and asyncio's own protocols (see
+        # _direct_transport for why); behind a proxy (from the environment, as httpx reads it)
+        # httpx's own transport does everything as usual.
+        direct = None if urllib.request.getproxies() else DirectTransport(LIMITS)
         self.client = httpx.AsyncClient(
+            transport=direct,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),
             limits=LIMITS, follow_redirects=False,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},

@@ -388,7 +388,7 @@ async def test_32_concurrent_ainvoke_overlap(chat: ChatIndox, server: LocalServe
 
 def busy_connections(client: AsyncClient) -> int:
     """Connections of the client's pool left in the middle of an answer."""
-    pool = client._transport.client._transport._pool  # type: ignore[attr-defined]
+    pool = client._transport.client._transport  # type: ignore[attr-defined]
     return sum(1 for c in pool.connections if not c.is_idle() and not c.is_closed())
 
 
