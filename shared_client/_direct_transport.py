@@ -92,17 +92,29 @@ class DirectTransport(httpx.AsyncBaseTransport):
                 raise
 
     async def _idle_connection(self, origin: httpcore.Origin) -> httpcore.AsyncHTTPConnection | None:
-        """The most recently used idle connection to ``origin`` that is still good, closing the
-        expired or server-closed ones met on the way."""
+        """The most recently used idle connection to ``origin`` that is still good. The expired or
+        server-closed ones met on the way are closed after the search: other tasks change the
+        list while this one awaits."""
+        found, stale = None, []
         for index in range(len(self._idle) - 1, -1, -1):
             connection = self._idle[index]
             if not connection.can_handle_request(origin):
                 continue
             del self._idle[index]
             if connection.is_available() and not connection.has_expired():
-                return connection
-            await connection.aclose()
-        return None
+                found = connection
+                break
+            stale.append(connection)
+        try:
+            while stale:
+                await stale[-1].aclose()
+                stale.pop()
+        except BaseException:  # cancelled: what is left is closed by a later search, or by aclose()
+            self._idle[:0] = stale
+            if found is not None:
+                self._idle.append(found)
+            raise
+        return found
 
     async def put_back(self, connection: httpcore.AsyncHTTPConnection) -> None:
         """After an answer's body is closed: its connection is idle again, unless it was closed."""

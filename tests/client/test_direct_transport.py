@@ -124,6 +124,16 @@ async def test_idle_connections_are_kept_while_others_are_busy(no_proxy: None) -
             assert server.accepted == 7  # httpcore's: 11
 
 
+async def test_expired_connections_are_closed_while_concurrent_requests_look_for_one(no_proxy: None) -> None:
+    async with raw_server(answer(b"{}", delay=0.01)) as (server, url), \
+            direct_client(httpx.Limits(keepalive_expiry=0.05)) as client:
+        await asyncio.gather(*(client.get(url) for _ in range(32)))
+        await asyncio.sleep(0.1)  # every idle connection is now past its expiry
+        answers = await asyncio.gather(*(client.get(url) for _ in range(32)))
+        assert {a.status_code for a in answers} == {200}
+    assert server.accepted == 64
+
+
 async def test_a_connection_the_server_has_closed_is_not_used_again(no_proxy: None) -> None:
     async with raw_server(answer(b'{"ok": true}', close=True)) as (server, url), direct_client() as client:
         for _ in range(5):
