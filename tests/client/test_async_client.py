@@ -276,7 +276,7 @@ async def test_idle_connections_expire_before_a_five_second_server_closes_them(a
 async def test_concurrent_streams_find_their_connections_again(aclient: AsyncClient, server: LocalServer) -> None:
     """64 concurrent streams, then 64 more: the second burst runs on the first one's connections
     (httpcore's pool closed all but 20 of them and reconnected the rest every time)."""
-    server.inject_fault("stream_delay", path="/chat/completions", delay=0.01, count=2 * 64 * 20)
+    server.inject_fault("stream_delay", path="/chat/completions", delay=0.05, count=2 * 64 * 20)  # all overlap
 
     async def read() -> int:
         chunks = await aclient.chat(ASK, model=MODEL, stream=True, return_generator=True)
