@@ -73,7 +73,11 @@ runs embedding batches concurrently on one connection pool.
 The async tables run every contender inside one event loop, as a service would;
 "executor tasks per call" counts what each sent to the loop's default executor
 (a thread per call would show as 1 or more). Both sides run with their default
-retry settings."""
+retry settings. `AsyncClient` runs on httpx with a connection pool of its own on
+asyncio's sockets: httpx's default pool (httpcore's, over anyio) spent about a
+quarter of the client's CPU on concurrent streams, scanning every connection for
+each request, and reconnecting most of them after each burst
+(`shared_client/_direct_transport.py` says more)."""
 
 
 @dataclass

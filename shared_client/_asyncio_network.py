@@ -10,8 +10,9 @@ connection was closed is already known: the protocol saw its end.
 
 This implements httpcore's public ``AsyncNetworkBackend`` interface: httpcore still
 speaks HTTP/1.1 (with h11) over it, and ``_direct_transport`` puts it under httpx.
-Name resolution and connecting are asyncio's ``create_connection``, with happy eyeballs
-as anyio does them.
+Name resolution and connecting are asyncio's ``create_connection``, one address after
+another as ``requests`` does: its happy-eyeballs race drops the winning socket unclosed
+when the caller is cancelled at the wrong moment.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from typing import Any
 
 import httpcore
 
-HAPPY_EYEBALLS_DELAY = 0.25  # anyio's default: try the next address after 250 ms
 PAUSE_READING_AT = 256 * 1024  # unread bytes at which the socket stops being read until they are taken
 
 
@@ -76,7 +76,8 @@ class _ByteProtocol(asyncio.Protocol):
         del self.buffer[:max_bytes]  # cheap: a bytearray drops its front without copying the rest
         if self.reading_paused and len(self.buffer) < PAUSE_READING_AT and self.transport is not None:
             self.reading_paused = False
-            self.transport.resume_reading()
+            if not self.ended:  # a closed TLS transport of Python 3.10 fails to resume
+                self.transport.resume_reading()
         return data
 
     async def until_readable(self, timeout: float | None) -> None:
@@ -153,6 +154,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                         timeout: float | None = None) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
+        if self._transport.is_closing() or self._protocol.ended:  # start_tls would wait for a reply in vain
+            self._transport.close()
+            raise httpcore.ConnectError("the server closed the connection before the TLS handshake")
         try:
             upgrade = loop.start_tls(self._transport, self._protocol, ssl_context, server_hostname=server_hostname)
             transport = await asyncio.wait_for(upgrade, timeout)
@@ -183,8 +187,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
                           socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         connecting = loop.create_connection(_ByteProtocol, host, port,
-                                            local_addr=(local_address, 0) if local_address else None,
-                                            happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY)
+                                            local_addr=(local_address, 0) if local_address else None)
         return await _connected(connecting, timeout, socket_options)
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
@@ -205,9 +208,13 @@ async def _connected(connecting: Any, timeout: float | None,
     except OSError as exc:  # refused, unreachable, and name resolution (socket.gaierror)
         raise httpcore.ConnectError(_describe(exc)) from exc
     sock: socket.socket | None = transport.get_extra_info("socket")
-    for option in socket_options or ():
-        if sock is not None:
-            sock.setsockopt(*option)
+    try:
+        for option in socket_options or ():
+            if sock is not None:
+                sock.setsockopt(*option)
+    except OSError as exc:
+        transport.close()
+        raise httpcore.ConnectError(_describe(exc)) from exc
     return AsyncioStream(transport, protocol)
 
 

@@ -51,6 +51,8 @@ class DirectTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{url.scheme}://'.")
         core_request = httpcore.Request(
             method=request.method,
             url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
@@ -84,8 +86,9 @@ class DirectTransport(httpx.AsyncBaseTransport):
             self._busy.add(connection)
             try:
                 return connection, await connection.handle_async_request(request)
-            except httpcore.ConnectionNotAvailable:
-                self._busy.discard(connection)  # it closed between our look and its use: take another
+            except httpcore.ConnectionNotAvailable:  # it closed between our look and its use: take another
+                self._busy.discard(connection)
+                await connection.aclose()
             except BaseException:
                 self._busy.discard(connection)
                 await connection.aclose()
@@ -120,7 +123,10 @@ class DirectTransport(httpx.AsyncBaseTransport):
         """After an answer's body is closed: its connection is idle again, unless it was closed."""
         self._slots.release()
         self._busy.discard(connection)
-        if not connection.is_idle() or connection.is_closed():
+        if connection.is_closed():
+            return
+        if not connection.is_idle():  # closing the answer was cut short (cancelled): no telling its state
+            await connection.aclose()
             return
         self._idle.append(connection)
         if self._max_idle is not None and len(self._idle) > self._max_idle:

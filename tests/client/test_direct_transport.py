@@ -3,16 +3,15 @@
 count their connections or misbehave on purpose, a TLS server, and a proxy.
 
 The paths through the whole client (streams, cancellation, retries, logins) run against the
-local server in ``test_async_client.py``; this file covers what only a raw server can show.
+local server in ``test_async_client.py``; this file covers what only a raw server (``raw_http``)
+can show, and ``test_direct_transport_edges.py`` its edge cases: cancellation at every loop turn,
+leaked sockets, TLS over closing connections.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import httpcore
 import httpx
@@ -22,81 +21,11 @@ from shared_client._async_transport import LIMITS, AsyncTransport
 from shared_client._direct_transport import DirectTransport, httpx_errors
 from shared_client._protocol import Request
 from shared_client.exceptions import NetworkError, RequestTimeoutError
-
-TLS = Path(__file__).parent / "tls"  # a self-signed certificate for localhost and 127.0.0.1, for tests only
-Reply = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
-
-
-class RawServer:
-    """An HTTP/1.1 server on loopback that counts the connections it accepts; ``reply`` writes
-    each answer (given the request's head) and may close the connection."""
-
-    def __init__(self, reply: Reply) -> None:
-        self.reply = reply
-        self.accepted = 0
-        self.heads: list[bytes] = []
-        self.closed = asyncio.Event()  # set whenever the server has closed a connection
-        self.handlers: set[asyncio.Task[None]] = set()
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        task = asyncio.current_task()
-        assert task is not None
-        self.handlers.add(task)
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next((int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
-                               if line.startswith(b"content-length:")), 0)
-                await reader.readexactly(length)
-                self.heads.append(head)
-                await self.reply(head, writer)
-                if writer.is_closing():
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass  # the client went away, or the test is over (a handler must not end cancelled)
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
-            self.closed.set()
-
-
-@contextlib.asynccontextmanager
-async def raw_server(reply: Reply, tls: ssl.SSLContext | None = None) -> AsyncIterator[tuple[RawServer, str]]:
-    server = RawServer(reply)
-    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=tls)
-    port = listening.sockets[0].getsockname()[1]
-    try:
-        yield server, f"{'https' if tls else 'http'}://127.0.0.1:{port}"
-    finally:
-        listening.close()
-        for handler in server.handlers:
-            handler.cancel()
-        await asyncio.gather(*server.handlers)
-        await listening.wait_closed()
-
-
-def answer(body: bytes, *, close: bool = False, delay: float = 0.0) -> Reply:
-    async def reply(head: bytes, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(delay)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-        await writer.drain()
-        if close:  # without saying "Connection: close": as a server whose keep-alive ran out
-            writer.close()
-
-    return reply
+from tests.client.raw_http import TLS, answer, raw_server, server_tls
 
 
 def direct_client(limits: httpx.Limits = LIMITS, pool_timeout: float = 5) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=DirectTransport(limits), timeout=httpx.Timeout(5, pool=pool_timeout))
-
-
-@pytest.fixture
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
 
 
 async def test_concurrent_bursts_run_on_the_same_connections(no_proxy: None) -> None:
@@ -185,9 +114,7 @@ async def test_the_connection_limit_makes_requests_wait_then_time_out(no_proxy: 
 
 async def test_tls_is_verified_against_the_trusted_certificates(monkeypatch: pytest.MonkeyPatch,
                                                                 no_proxy: None) -> None:
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    tls.load_cert_chain(TLS / "cert.pem", TLS / "key.pem")
-    async with raw_server(answer(b'{"tls": true}'), tls) as (_, url):
+    async with raw_server(answer(b'{"tls": true}'), server_tls()) as (_, url):
         async with direct_client() as client:
             with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
                 await client.get(url)  # certifi does not know this certificate
