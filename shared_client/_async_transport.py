@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from ._direct_transport import DirectTransport
 from ._protocol import Answer, Request
 from .exceptions import APIError, IndoxRouterError, NetworkError, RequestTimeoutError
 
@@ -69,6 +68,8 @@ class AsyncTransport:
         # Direct connections go through a lighter pool and asyncio's own protocols (see
         # _direct_transport for why); behind a proxy (from the environment, as httpx reads it)
         # httpx's own transport does everything as usual.
+        from ._direct_transport import DirectTransport  # httpcore: loaded by the first client, not on import
+
         direct = None if urllib.request.getproxies() else DirectTransport(LIMITS)
         self.client = httpx.AsyncClient(
             transport=direct,
