@@ -74,9 +74,9 @@ The async tables run every contender inside one event loop, as a service would;
 "executor tasks per call" counts what each sent to the loop's default executor
 (a thread per call would show as 1 or more). Both sides run with their default
 retry settings. `AsyncClient` runs on httpx with a connection pool of its own on
-asyncio's sockets: httpx's default pool (httpcore's, over anyio) spent about a
-quarter of the client's CPU on concurrent streams, scanning every connection for
-each request, and reconnecting most of them after each burst
+asyncio's sockets: on 64 concurrent streams, httpx's default pool (httpcore's,
+which scans every connection for each request and reconnects most of them after
+each burst) and its anyio network layer took more than half of the client's CPU
 (`shared_client/_direct_transport.py` says more)."""
 
 
