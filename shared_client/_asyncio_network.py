@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Iterable
-from typing import Any, cast
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar, cast
 
+import anyio
 import httpcore
 
+T = TypeVar("T")
 PAUSE_READING_AT = 256 * 1024  # unread bytes at which the socket stops being read until they are taken
 
 
@@ -110,6 +112,19 @@ async def _wait(waiter: asyncio.Future[None], timeout: float | None,
             timer.cancel()
 
 
+async def within(awaitable: Awaitable[T], timeout: float | None) -> T:
+    """``awaitable``'s result, or ``TimeoutError`` after ``timeout`` seconds (for connecting and
+    waiting for a slot: not for every read).
+
+    Not ``asyncio.wait_for`` before Python 3.12: when the task is cancelled in the moment the
+    awaited work completes, it returns the result and the cancellation is lost (a batch that
+    ``gather_bounded`` cancelled went on to wait for its answer). anyio's deadline, which
+    httpx already depends on, keeps it on every Python (``asyncio.timeout`` only came in 3.11).
+    """
+    with anyio.fail_after(timeout):
+        return await awaitable
+
+
 def _expire(waiter: asyncio.Future[None], error: type[httpcore.TimeoutException]) -> None:
     if not waiter.done():
         waiter.set_exception(error("timed out"))
@@ -158,8 +173,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.ConnectError("the server closed the connection before the TLS handshake")
         try:
             upgrade = loop.start_tls(self._transport, self._protocol, ssl_context, server_hostname=server_hostname)
-            transport = await asyncio.wait_for(upgrade, timeout)
-        except asyncio.TimeoutError as exc:
+            transport = await within(upgrade, timeout)
+        except TimeoutError as exc:
             self._transport.close()
             raise httpcore.ConnectTimeout("TLS handshake timed out") from exc
         except (OSError, ssl.SSLError) as exc:  # ssl.SSLError is an OSError; named for the reader
@@ -201,8 +216,8 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 async def _connected(connecting: Any, timeout: float | None,
                      socket_options: Iterable[Any] | None) -> AsyncioStream:
     try:
-        transport, protocol = await asyncio.wait_for(connecting, timeout)
-    except asyncio.TimeoutError as exc:
+        transport, protocol = await within(connecting, timeout)
+    except TimeoutError as exc:
         raise httpcore.ConnectTimeout("timed out connecting") from exc
     except OSError as exc:  # refused, unreachable, and name resolution (socket.gaierror)
         raise httpcore.ConnectError(_describe(exc)) from exc

@@ -26,7 +26,7 @@ from typing import cast
 import httpcore
 import httpx
 
-from ._asyncio_network import AsyncioBackend
+from ._asyncio_network import AsyncioBackend, within
 
 
 class DirectTransport(httpx.AsyncBaseTransport):
@@ -74,8 +74,8 @@ class DirectTransport(httpx.AsyncBaseTransport):
             await self._slots.acquire()  # returns at once
             return
         try:
-            await asyncio.wait_for(self._slots.acquire(), timeout)
-        except asyncio.TimeoutError:
+            await within(self._slots.acquire(), timeout)
+        except TimeoutError:
             raise httpx.PoolTimeout("every connection of the pool stayed busy") from None
 
     async def _send(self, request: httpcore.Request) -> tuple[httpcore.AsyncHTTPConnection, httpcore.Response]:

@@ -314,8 +314,8 @@ async def _cancel_at_every_turn(url: str, limits: httpx.Limits, server: RawServe
                                 content: Callable[[], object] | None = None) -> dict[int, str]:
     """Send one request per loop-turn count k, cancelled after k turns, until one completes
     before its cancellation. With ``reuse``, a complete request first leaves an idle connection
-    for it. After each: the pool is consistent and no client socket has leaked. Returns the
-    leaks found, by k, with where the request was suspended when cancelled."""
+    for it. After each: the request ended cancelled, the pool is consistent and no client socket
+    has leaked. Returns what went wrong, by k, with where the request was suspended when cancelled."""
     transport = DirectTransport(limits)
     client = client_for(transport)
     assert limits.max_connections is not None
@@ -337,6 +337,8 @@ async def _cancel_at_every_turn(url: str, limits: httpx.Limits, server: RawServe
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if not task.cancelled():  # it went on as if not cancelled
+            leaks[turns] = f"{where} (the cancellation was lost)"
         assert_pool_consistent(transport, limits.max_connections)
         for _ in range(5):
             await asyncio.sleep(0)
