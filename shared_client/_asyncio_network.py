@@ -28,6 +28,8 @@ import httpcore
 
 T = TypeVar("T")
 PAUSE_READING_AT = 256 * 1024  # unread bytes at which the socket stops being read until they are taken
+# httpcore's names for what it asks of a stream -> asyncio's names for the transport's extra info
+_EXTRA_INFO = {"ssl_object": "ssl_object", "client_addr": "sockname", "server_addr": "peername", "socket": "socket"}
 
 
 class _ByteProtocol(asyncio.Protocol):
@@ -188,13 +190,13 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":  # asked of idle connections: readable means the server has closed it
             return bool(self._protocol.buffer) or self._protocol.ended or self._transport.is_closing()
-        names = {"ssl_object": "ssl_object", "client_addr": "sockname", "server_addr": "peername",
-                 "socket": "socket"}
-        return self._transport.get_extra_info(names[info]) if info in names else None
+        name = _EXTRA_INFO.get(info)
+        return None if name is None else self._transport.get_extra_info(name)
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    """Opens :class:`AsyncioStream` connections for an ``httpcore.AsyncConnectionPool``."""
+    """Opens :class:`AsyncioStream` connections for ``DirectTransport`` (TCP only: it sets no
+    Unix socket path, so httpcore never asks for one)."""
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
@@ -202,34 +204,23 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         loop = asyncio.get_running_loop()
         connecting = loop.create_connection(_ByteProtocol, host, port,
                                             local_addr=(local_address, 0) if local_address else None)
-        return await _connected(connecting, timeout, socket_options)
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        return await _connected(loop.create_unix_connection(_ByteProtocol, path), timeout, socket_options)
+        try:
+            transport, protocol = await within(connecting, timeout)
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout("timed out connecting") from exc
+        except OSError as exc:  # refused, unreachable, and name resolution (socket.gaierror)
+            raise httpcore.ConnectError(_describe(exc)) from exc
+        sock: socket.socket = transport.get_extra_info("socket")
+        try:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+        except OSError as exc:
+            transport.close()
+            raise httpcore.ConnectError(_describe(exc)) from exc
+        return AsyncioStream(transport, protocol)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-
-
-async def _connected(connecting: Any, timeout: float | None,
-                     socket_options: Iterable[Any] | None) -> AsyncioStream:
-    try:
-        transport, protocol = await within(connecting, timeout)
-    except TimeoutError as exc:
-        raise httpcore.ConnectTimeout("timed out connecting") from exc
-    except OSError as exc:  # refused, unreachable, and name resolution (socket.gaierror)
-        raise httpcore.ConnectError(_describe(exc)) from exc
-    sock: socket.socket | None = transport.get_extra_info("socket")
-    try:
-        for option in socket_options or ():
-            if sock is not None:
-                sock.setsockopt(*option)
-    except OSError as exc:
-        transport.close()
-        raise httpcore.ConnectError(_describe(exc)) from exc
-    return AsyncioStream(transport, protocol)
 
 
 def _describe(exc: BaseException) -> str:

@@ -86,13 +86,11 @@ class DirectTransport(httpx.AsyncBaseTransport):
             self._busy.add(connection)
             try:
                 return connection, await connection.handle_async_request(request)
-            except httpcore.ConnectionNotAvailable:  # it closed between our look and its use: take another
+            except BaseException as error:
                 self._busy.discard(connection)
                 await connection.aclose()
-            except BaseException:
-                self._busy.discard(connection)
-                await connection.aclose()
-                raise
+                if not isinstance(error, httpcore.ConnectionNotAvailable):
+                    raise  # otherwise it closed between our look and its use: take another
 
     async def _idle_connection(self, origin: httpcore.Origin) -> httpcore.AsyncHTTPConnection | None:
         """The most recently used idle connection to ``origin`` that is still good. The expired or
